@@ -103,4 +103,3 @@ func (o *ReplaceOptions) Run(cmd *cobra.Command) error {
 	fmt.Fprintf(o.Out, "cluster %q replaced (revision %d)\n", name, snap.Revision)
 	return nil
 }
-

@@ -1,0 +1,41 @@
+# kapstan — the two commands for a fresh machine are `make demo` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/kapstan
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build demo test check-tools lint unit fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/kapstan
+
+## demo: build kapstan, start moto on loopback and run the main job against it.
+demo: build
+	$(GO) run ./hack/demo --kapstan $(BIN)
+
+## test: every test, with what it needs checked first.
+test: check-tools lint unit
+
+check-tools:
+	@./hack/check-tools.sh
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./internal/store/... ./internal/registry/...
+
+## fuzz: run each fuzz target for FUZZTIME (the seed corpora run in `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./pkg/apis/kapstan/v1alpha1
+	$(GO) test -run '^$$' -fuzz '^FuzzAllocate$$' -fuzztime $(FUZZTIME) ./internal/cidr
+
+clean:
+	rm -rf bin
