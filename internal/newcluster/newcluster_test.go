@@ -31,9 +31,9 @@ func TestBuild(t *testing.T) {
 				"utility-us-east-1a:Utility:10.4.192.0/21", "utility-us-east-1b:Utility:10.4.200.0/21", "utility-us-east-1c:Utility:10.4.208.0/21"},
 		},
 		{
-			name: "existing VPC",
-			opts: Options{Name: "e.k8s.local", Zones: zones[:2], VPC: "vpc-0abc", Subnets: []string{"subnet-01", "subnet-02"}},
-			igs:  []string{"control-plane-us-east-1a:ControlPlane", "nodes:Node"},
+			name:    "existing VPC",
+			opts:    Options{Name: "e.k8s.local", Zones: zones[:2], VPC: "vpc-0abc", Subnets: []string{"subnet-01", "subnet-02"}},
+			igs:     []string{"control-plane-us-east-1a:ControlPlane", "nodes:Node"},
 			subnets: []string{"us-east-1a:Public:", "us-east-1b:Public:"},
 		},
 		{name: "no zones", opts: Options{Name: "x.k8s.local"}, wantErr: "--zones is required"},
