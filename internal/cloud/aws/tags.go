@@ -1,0 +1,62 @@
+package aws
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kapstan/kapstan/internal/engine"
+)
+
+// ec2Tags converts tags for EC2 calls, in key order.
+func ec2Tags(t Tags) []ec2types.Tag {
+	out := make([]ec2types.Tag, 0, len(t))
+	for _, k := range sortedKeys(t) {
+		out = append(out, ec2types.Tag{Key: aws.String(k), Value: aws.String(t[k])})
+	}
+	return out
+}
+
+// ec2TagSpec tags a resource as it is created, so that no run can see it
+// untagged: an interrupted apply finds it again by its address tag.
+func ec2TagSpec(rt ec2types.ResourceType, t Tags) []ec2types.TagSpecification {
+	return []ec2types.TagSpecification{{ResourceType: rt, Tags: ec2Tags(t)}}
+}
+
+// fromEC2Tags converts EC2 tags to a map.
+func fromEC2Tags(tags []ec2types.Tag) Tags {
+	out := Tags{}
+	for _, t := range tags {
+		out[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return out
+}
+
+// clusterFilter selects EC2 resources that carry the cluster's
+// kapstan.io/address tag for the kind: the ones kapstan made.
+func (c *Cloud) ownedFilters(kind string) []ec2types.Filter {
+	return []ec2types.Filter{
+		{Name: aws.String("tag:" + TagKubernetesCluster), Values: []string{c.Cluster}},
+		{Name: aws.String("tag-key"), Values: []string{TagAddress}},
+	}
+}
+
+// addressOf reads the kapstan.io/address tag of a resource of kind; ok is
+// false when the tag is missing or names another kind.
+func addressOf(kind string, t Tags) (engine.Address, bool) {
+	a, err := engine.ParseAddress(t[TagAddress])
+	if err != nil || a.Kind != kind {
+		return engine.Address{}, false
+	}
+	return a, true
+}
+
+// tagsToAdd returns the tags of want that have lost or other values in have.
+func tagsToAdd(have, want Tags) Tags {
+	out := Tags{}
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			out[k] = v
+		}
+	}
+	return out
+}
