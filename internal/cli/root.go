@@ -100,6 +100,8 @@ A cluster is a Cluster manifest and its InstanceGroups, kept in a state store
 		newCmdReplace(g),
 		newCmdDelete(g),
 		newCmdRollback(g),
+		newCmdUpdate(g),
+		newCmdApply(g),
 	)
 	return root
 }

@@ -28,7 +28,14 @@ type ApplyOptions struct {
 	// Backoff decides how long to wait before retrying; nil means
 	// DefaultBackoff.
 	Backoff *Backoff
+	// GracePeriod is how long changes already running may take to finish
+	// once ctx is cancelled; zero means DefaultGracePeriod.
+	GracePeriod time.Duration
 }
+
+// DefaultGracePeriod bounds how long an interrupted apply waits for the
+// calls it has in flight.
+const DefaultGracePeriod = 30 * time.Second
 
 // DefaultConcurrency is how many changes run at once by default. AWS
 // accepts far more, but per-account rate limits make more of little use.
@@ -59,10 +66,22 @@ func (e *ApplyError) Error() string {
 // depend on it; the others go on, so a re-run has less to do. Apply
 // returns an *ApplyError when any change failed, or ctx's error when it was
 // cancelled.
+//
+// Cancelling ctx stops new changes from starting, but lets those already
+// running finish, for up to opts.GracePeriod: a call abandoned half way may
+// still reach the cloud and make a resource the next run cannot know about
+// yet. An interrupted apply therefore knows exactly what it made.
 func Apply(ctx context.Context, cloud Cloud, plan *Plan, opts ApplyOptions) error {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
+	if opts.GracePeriod <= 0 {
+		opts.GracePeriod = DefaultGracePeriod
+	}
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	stopAfterGrace := context.AfterFunc(ctx, func() { time.AfterFunc(opts.GracePeriod, stopWork) })
+	defer stopAfterGrace()
 	if opts.Backoff == nil {
 		opts.Backoff = DefaultBackoff()
 	}
@@ -113,7 +132,11 @@ func Apply(ctx context.Context, cloud Cloud, plan *Plan, opts ApplyOptions) erro
 				return
 			}
 			defer func() { <-sem }()
-			n.err = run(ctx, cloud, n.change, refs, opts)
+			if ctx.Err() != nil {
+				n.skipped = true
+				return
+			}
+			n.err = run(ctx, work, cloud, n.change, refs, opts)
 		}()
 	}
 	wg.Wait()
@@ -144,8 +167,9 @@ type node struct {
 	skipped bool
 }
 
-// run carries out one change, retrying retryable errors.
-func run(ctx context.Context, cloud Cloud, c *Change, refs *refMap, opts ApplyOptions) error {
+// run carries out one change, retrying retryable errors. Calls run under
+// work; retries stop when ctx ends.
+func run(ctx, work context.Context, cloud Cloud, c *Change, refs *refMap, opts ApplyOptions) error {
 	if opts.Progress != nil {
 		opts.Progress.Started(c)
 	}
@@ -153,19 +177,19 @@ func run(ctx context.Context, cloud Cloud, c *Change, refs *refMap, opts ApplyOp
 	err := opts.Backoff.Do(ctx, func() error {
 		switch c.Action {
 		case Create:
-			actual, err := cloud.Create(ctx, c.desired, refs)
+			actual, err := cloud.Create(work, c.desired, refs)
 			if err == nil {
 				refs.set(c.Address, actual)
 			}
 			return err
 		case Update:
-			actual, err := cloud.Update(ctx, c.desired, c.actual, c.Fields, refs)
+			actual, err := cloud.Update(work, c.desired, c.actual, c.Fields, refs)
 			if err == nil {
 				refs.set(c.Address, actual)
 			}
 			return err
 		case Delete:
-			return cloud.Delete(ctx, c.actual)
+			return cloud.Delete(work, c.actual)
 		}
 		return nil
 	}, func(err error, wait time.Duration) {

@@ -94,7 +94,7 @@ func sortedNames(m map[string]*res) []string {
 	return names
 }
 
-func (f *fakeCloud) work(op string, r *res) error {
+func (f *fakeCloud) work(ctx context.Context, op string, r *res) error {
 	n := atomic.AddInt32(&f.running, 1)
 	defer atomic.AddInt32(&f.running, -1)
 	for {
@@ -103,7 +103,11 @@ func (f *fakeCloud) work(op string, r *res) error {
 			break
 		}
 	}
-	time.Sleep(f.delay)
+	select {
+	case <-time.After(f.delay):
+	case <-ctx.Done():
+		return ctx.Err() // a call abandoned half way
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.flaky[r.name] > 0 {
@@ -117,14 +121,14 @@ func (f *fakeCloud) work(op string, r *res) error {
 	return nil
 }
 
-func (f *fakeCloud) Create(_ context.Context, d Resource, refs Refs) (Resource, error) {
+func (f *fakeCloud) Create(ctx context.Context, d Resource, refs Refs) (Resource, error) {
 	r := d.(*res)
 	for _, dep := range r.Dependencies() {
 		if ResolveID(refs, Ref{Addr: dep}) == "" {
 			return nil, fmt.Errorf("%s created before its dependency %s", r.name, dep)
 		}
 	}
-	if err := f.work("create", r); err != nil {
+	if err := f.work(ctx, "create", r); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -137,9 +141,9 @@ func (f *fakeCloud) Create(_ context.Context, d Resource, refs Refs) (Resource, 
 	return &out, nil
 }
 
-func (f *fakeCloud) Update(_ context.Context, d, a Resource, _ []FieldDiff, _ Refs) (Resource, error) {
+func (f *fakeCloud) Update(ctx context.Context, d, a Resource, _ []FieldDiff, _ Refs) (Resource, error) {
 	r := d.(*res)
-	if err := f.work("update", r); err != nil {
+	if err := f.work(ctx, "update", r); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -151,7 +155,7 @@ func (f *fakeCloud) Update(_ context.Context, d, a Resource, _ []FieldDiff, _ Re
 	return &out, nil
 }
 
-func (f *fakeCloud) Delete(_ context.Context, a Resource) error {
+func (f *fakeCloud) Delete(ctx context.Context, a Resource) error {
 	r := a.(*res)
 	for _, other := range f.snapshot() {
 		for _, d := range other.deps {
@@ -160,7 +164,7 @@ func (f *fakeCloud) Delete(_ context.Context, a Resource) error {
 			}
 		}
 	}
-	if err := f.work("delete", r); err != nil {
+	if err := f.work(ctx, "delete", r); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -357,6 +361,27 @@ func TestApplyCancelled(t *testing.T) {
 	}
 	if n := len(cloud.snapshot()); n == 0 || n == 8 {
 		t.Fatalf("%d resources made; want some but not all", n)
+	}
+	// Every change that started finished: the log of completed calls is
+	// what exists, nothing was abandoned half way.
+	if len(cloud.log) != len(cloud.snapshot()) {
+		t.Fatalf("%d calls completed but %d resources exist", len(cloud.log), len(cloud.snapshot()))
+	}
+}
+
+func TestApplyGracePeriodEnds(t *testing.T) {
+	cloud := newFake()
+	cloud.delay = time.Second
+	plan, err := MakePlan(context.Background(), cloud, "c", 1, network("v")[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = Apply(ctx, cloud, plan, ApplyOptions{Backoff: fastBackoff(), GracePeriod: 20 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("apply returned %v after %s; want the context's error once the grace period ended", err, time.Since(start))
 	}
 }
 

@@ -105,7 +105,11 @@ func deletions(orphans []Resource) []*Change {
 	}
 	out := make([]*Change, 0, len(orphans))
 	for _, o := range orphans {
-		c := &Change{Address: o.Address(), Action: Delete, Reason: "no longer in the spec", DependsOn: dependents[o.Address()], actual: o}
+		reason := "no longer in the spec"
+		if r, ok := o.(interface{ DeleteReason() string }); ok {
+			reason = r.DeleteReason()
+		}
+		c := &Change{Address: o.Address(), Action: Delete, Reason: reason, DependsOn: dependents[o.Address()], actual: o}
 		if id, ok := o.(Identified); ok {
 			c.ID = id.CloudID()
 		}

@@ -116,11 +116,14 @@ type Cloud struct {
 
 	mu    sync.Mutex
 	cache map[string]*cacheEntry
+	// found records the cloud id Find chose for each address, so that
+	// Orphans can tell a duplicate from the resource in use.
+	found map[engine.Address]string
 }
 
 // New returns a Cloud for cluster in region.
 func New(clients Clients, cluster, region string) *Cloud {
-	return &Cloud{Clients: clients, Cluster: cluster, Region: region, cache: map[string]*cacheEntry{}}
+	return &Cloud{Clients: clients, Cluster: cluster, Region: region, cache: map[string]*cacheEntry{}, found: map[engine.Address]string{}}
 }
 
 type cacheEntry struct {
@@ -185,6 +188,11 @@ func (c *Cloud) Find(ctx context.Context, desired engine.Resource, refs engine.R
 	actual, err := r.find(ctx, c, refs)
 	if err != nil || actual == nil {
 		return nil, err // a nil *T must not become a non-nil interface
+	}
+	if id, ok := actual.(engine.Identified); ok {
+		c.mu.Lock()
+		c.found[desired.Address()] = id.CloudID()
+		c.mu.Unlock()
 	}
 	return actual, nil
 }
@@ -251,13 +259,54 @@ func (c *Cloud) Orphans(ctx context.Context, desired map[engine.Address]bool) ([
 			return nil, err
 		}
 		for _, r := range owned {
-			if !desired[r.Address()] {
+			switch {
+			case !desired[r.Address()]:
 				out = append(out, r)
+			case c.isDuplicate(r):
+				out = append(out, &duplicate{awsResource: r.(awsResource)})
 			}
 		}
 	}
 	return out, nil
 }
+
+// isDuplicate reports whether r carries the address of a resource Find
+// matched to another id. Duplicates come from interrupted runs: a create
+// whose request reached AWS after the client had given up on it, while the
+// next run, not seeing it yet, created the resource again. Nothing refers
+// to the duplicate — no run ever learned its id — so it is deleted.
+func (c *Cloud) isDuplicate(r engine.Resource) bool {
+	id, ok := r.(engine.Identified)
+	if !ok {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept, found := c.found[r.Address()]
+	return found && kept != "" && id.CloudID() != "" && kept != id.CloudID()
+}
+
+// duplicate is an owned resource that repeats the address of the one in
+// use. It gets an address of its own so the plan can hold both.
+type duplicate struct {
+	awsResource
+}
+
+func (d *duplicate) Address() engine.Address {
+	a := d.awsResource.Address()
+	a.Name += "~" + d.CloudID()
+	return a
+}
+
+func (d *duplicate) CloudID() string { return d.awsResource.(engine.Identified).CloudID() }
+
+// DeleteReason says why the plan deletes it.
+func (d *duplicate) DeleteReason() string {
+	return "duplicate of " + d.awsResource.Address().String() + ", left by an interrupted run"
+}
+
+// Dependencies are none: nothing refers to a duplicate.
+func (d *duplicate) Dependencies() []engine.Address { return nil }
 
 // Tags are AWS tags as a map.
 type Tags map[string]string

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kapstan/kapstan/internal/engine"
+)
+
+func newCmdApply(g *globals) *cobra.Command {
+	var concurrency int
+	cmd := &cobra.Command{
+		Use:   "apply PLANFILE",
+		Short: "Apply a plan saved with update cluster --out-plan",
+		Long: `Apply exactly the plan in PLANFILE. The cluster is planned again first; if
+its spec revision or the cloud changed since the plan was saved, so that the
+fresh plan would do something else, nothing is applied.`,
+		Example: "  kapstan update cluster demo.k8s.local --out-plan demo.plan\n  kapstan apply demo.plan",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return fmt.Errorf("reading plan: %w", err)
+			}
+			saved, err := engine.LoadSavedPlan(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			o := &UpdateClusterOptions{globals: g, Name: saved.Plan.Cluster, Concurrency: concurrency}
+			reg, err := g.Registry(ctx)
+			if err != nil {
+				return err
+			}
+			snap, err := reg.Get(ctx, saved.Plan.Cluster)
+			if err != nil {
+				return err
+			}
+			planned, err := o.plan(ctx, reg, snap)
+			if err != nil {
+				return err
+			}
+			if err := engine.CheckSaved(saved, planned.Plan); err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			return o.apply(ctx, planned)
+		},
+	}
+	cmd.Flags().IntVar(&concurrency, "concurrency", engine.DefaultConcurrency, "changes applied at once")
+	return cmd
+}

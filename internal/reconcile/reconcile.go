@@ -1,0 +1,72 @@
+// Package reconcile brings a cluster's cloud resources to its spec: it
+// runs preflight, builds the model, plans with the engine and applies the
+// plan. It is the seam between the commands, which only parse and print,
+// and the packages that do the work.
+package reconcile
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+
+	awscloud "github.com/kapstan/kapstan/internal/cloud/aws"
+	"github.com/kapstan/kapstan/internal/engine"
+	"github.com/kapstan/kapstan/internal/model"
+	"github.com/kapstan/kapstan/internal/registry"
+)
+
+// Options are what a reconcile needs besides the spec.
+type Options struct {
+	// AWS is the SDK configuration; its region is replaced by the spec's.
+	AWS aws.Config
+	// StateStore is the store's URL, which nodes read from.
+	StateStore string
+	// AgentURL is where nodes download the node agent.
+	AgentURL string
+}
+
+// AWSConfig loads the SDK configuration from the environment (credentials
+// chain, AWS_ENDPOINT_URL, ...) for region. Extra options come last, so
+// tests can add middleware.
+func AWSConfig(ctx context.Context, region string, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{config.WithRegion(region)}, opts...)...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// Planned is a plan and the cloud session that made it; Apply needs both.
+type Planned struct {
+	Plan  *engine.Plan
+	cloud *awscloud.Cloud
+}
+
+// Plan checks the cloud (preflight), builds the desired resources from the
+// snapshot and compares them with the cloud. It changes nothing.
+func Plan(ctx context.Context, snap *registry.Snapshot, opts Options) (*Planned, error) {
+	c := snap.Manifests.Cluster
+	cfg := opts.AWS.Copy()
+	cfg.Region = c.Spec.Region
+	cloud := awscloud.New(awscloud.NewClients(cfg), c.Metadata.Name, c.Spec.Region)
+	facts, err := cloud.Preflight(ctx, snap.Manifests)
+	if err != nil {
+		return nil, err
+	}
+	desired, err := model.Build(snap.Manifests, model.Options{StateStore: opts.StateStore, AgentURL: opts.AgentURL, Facts: facts})
+	if err != nil {
+		return nil, err
+	}
+	plan, err := engine.MakePlan(ctx, cloud, c.Metadata.Name, snap.Revision, desired)
+	if err != nil {
+		return nil, fmt.Errorf("planning cluster %q: %w", c.Metadata.Name, err)
+	}
+	return &Planned{Plan: plan, cloud: cloud}, nil
+}
+
+// Apply carries out a plan made by Plan.
+func Apply(ctx context.Context, p *Planned, opts engine.ApplyOptions) error {
+	return engine.Apply(ctx, p.cloud, p.Plan, opts)
+}
