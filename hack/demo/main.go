@@ -79,6 +79,9 @@ func run(ctx context.Context, kapstan string) error {
 		{"get", "cluster", cluster, "-o", "yaml"},
 		{"edit", "instancegroup", "nodes", "--name", cluster},
 		{"get", "history", cluster},
+		{"update", "cluster", cluster},
+		{"update", "cluster", cluster, "--yes"},
+		{"update", "cluster", cluster, "--detailed-exitcode"},
 	}
 	for _, args := range steps {
 		stepEnv := env
