@@ -82,6 +82,9 @@ func run(ctx context.Context, kapstan string) error {
 		{"update", "cluster", cluster},
 		{"update", "cluster", cluster, "--yes"},
 		{"update", "cluster", cluster, "--detailed-exitcode"},
+		{"delete", "cluster", cluster},
+		{"delete", "cluster", cluster, "--yes"},
+		{"delete", "cluster", cluster, "--region", "us-east-1", "--yes"},
 	}
 	for _, args := range steps {
 		stepEnv := env

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -46,18 +48,40 @@ const DefaultConcurrency = 16
 type ApplyError struct {
 	Failed  map[Address]error
 	Skipped []Address
+	// Interrupted is the context's error when the apply was cancelled or
+	// ran out of time; Skipped then also holds what was never started.
+	Interrupted error
 }
 
 func (e *ApplyError) Error() string {
 	msg := fmt.Sprintf("%d changes failed", len(e.Failed))
+	if e.Interrupted != nil {
+		msg = fmt.Sprintf("apply interrupted (%v): %d changes failed", e.Interrupted, len(e.Failed))
+	}
 	if len(e.Skipped) > 0 {
-		msg += fmt.Sprintf(", %d not attempted because what they depend on failed", len(e.Skipped))
+		msg += fmt.Sprintf(", %d not attempted", len(e.Skipped))
+	}
+	if len(e.Failed) == 0 {
+		return msg
 	}
 	var errs []error
-	for _, err := range e.Failed {
-		errs = append(errs, err)
+	for _, a := range sortedAddresses(e.Failed) {
+		errs = append(errs, e.Failed[a])
 	}
 	return msg + ":\n" + errors.Join(errs...).Error()
+}
+
+// Unwrap returns the interruption, so errors.Is(err, context.Canceled)
+// tells an interrupted apply.
+func (e *ApplyError) Unwrap() error { return e.Interrupted }
+
+func sortedAddresses(m map[Address]error) []Address {
+	out := make([]Address, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b Address) int { return strings.Compare(a.String(), b.String()) })
+	return out
 }
 
 // Apply carries out a plan made by MakePlan in this process. Changes run as
@@ -141,10 +165,7 @@ func Apply(ctx context.Context, cloud Cloud, plan *Plan, opts ApplyOptions) erro
 	}
 	wg.Wait()
 
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("apply interrupted: %w", err)
-	}
-	ae := &ApplyError{Failed: map[Address]error{}}
+	ae := &ApplyError{Failed: map[Address]error{}, Interrupted: ctx.Err()}
 	for _, c := range plan.Changes {
 		n := nodes[c.Address]
 		switch {
@@ -154,7 +175,7 @@ func Apply(ctx context.Context, cloud Cloud, plan *Plan, opts ApplyOptions) erro
 			ae.Skipped = append(ae.Skipped, c.Address)
 		}
 	}
-	if len(ae.Failed) > 0 || len(ae.Skipped) > 0 {
+	if len(ae.Failed) > 0 || len(ae.Skipped) > 0 || ae.Interrupted != nil {
 		return ae
 	}
 	return nil

@@ -87,6 +87,20 @@ func MakePlan(ctx context.Context, cloud Cloud, cluster string, specRevision int
 	return plan, nil
 }
 
+// DeletesAfter is implemented by resources that must be deleted only after
+// some others that do not depend on them: an instance after the Auto
+// Scaling group that would replace it, a volume after the instance it is
+// attached to.
+type DeletesAfter interface {
+	DeleteAfter() []Address
+}
+
+// DeletePlan is the plan that deletes every one of resources, each after
+// those that depend on it. Delete cluster uses it on what discovery found.
+func DeletePlan(cluster string, resources []Resource) *Plan {
+	return &Plan{Cluster: cluster, Changes: deletions(resources)}
+}
+
 // deletions turns orphans into delete changes. A resource is deleted only
 // after every orphan that depends on it, so each delete change depends on
 // its dependents: the graph's edges reversed.
@@ -100,6 +114,15 @@ func deletions(orphans []Resource) []*Change {
 		for _, d := range o.Dependencies() {
 			if present[d] {
 				dependents[d] = append(dependents[d], o.Address())
+			}
+		}
+	}
+	for _, o := range orphans {
+		if da, ok := o.(DeletesAfter); ok {
+			for _, first := range da.DeleteAfter() {
+				if present[first] {
+					dependents[o.Address()] = append(dependents[o.Address()], first)
+				}
 			}
 		}
 	}

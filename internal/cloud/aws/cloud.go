@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
@@ -52,6 +53,8 @@ type Clients struct {
 	IAM         IAMAPI
 	Route53     Route53API
 	SSM         SSMAPI
+	// ClassicELB is only used to delete Kubernetes' load balancers.
+	ClassicELB ClassicELBAPI
 }
 
 // EC2API is every EC2 call kapstan makes.
@@ -66,6 +69,9 @@ type EC2API interface {
 	launchTemplateAPI
 	volumeAPI
 	preflightEC2API
+	instanceAPI
+	networkInterfaceAPI
+	discoverEC2API
 }
 
 // AutoScalingAPI is every Auto Scaling call kapstan makes.
@@ -81,6 +87,7 @@ type ELBv2API interface {
 // IAMAPI is every IAM call kapstan makes.
 type IAMAPI interface {
 	iamAPI
+	discoverIAMAPI
 }
 
 // Route53API is every Route 53 call kapstan makes.
@@ -102,6 +109,7 @@ func NewClients(cfg aws.Config) Clients {
 		IAM:         iam.NewFromConfig(cfg),
 		Route53:     route53.NewFromConfig(cfg),
 		SSM:         ssm.NewFromConfig(cfg),
+		ClassicELB:  elb.NewFromConfig(cfg),
 	}
 }
 
@@ -229,31 +237,8 @@ func (c *Cloud) Delete(ctx context.Context, actual engine.Resource) error {
 // its resources, like a route or a rule) and keeps those the desired graph
 // does not name.
 func (c *Cloud) Orphans(ctx context.Context, desired map[engine.Address]bool) ([]engine.Resource, error) {
-	listers := []func(context.Context) ([]engine.Resource, error){
-		c.ownedAutoScalingGroups,
-		c.ownedLaunchTemplates,
-		c.ownedListeners,
-		c.ownedTargetGroups,
-		c.ownedLoadBalancers,
-		c.ownedDNSRecords,
-		c.ownedVolumes,
-		c.ownedKeyPairs,
-		c.ownedInstanceProfiles,
-		c.ownedRolePolicies,
-		c.ownedRoles,
-		c.ownedSecurityGroupRules,
-		c.ownedSecurityGroups,
-		c.ownedRouteTableAssociations,
-		c.ownedRoutes,
-		c.ownedNATGateways,
-		c.ownedElasticIPs,
-		c.ownedRouteTables,
-		c.ownedSubnets,
-		c.ownedInternetGateways,
-		c.ownedVPCs,
-	}
 	var out []engine.Resource
-	for _, list := range listers {
+	for _, list := range c.ownedListers() {
 		owned, err := list(ctx)
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -251,7 +252,18 @@ func (r *Subnet) delete(ctx context.Context, c *Cloud) error {
 	if r.Shared {
 		return fmt.Errorf("subnet %s (%s) is shared: kapstan never deletes it", r.Name, r.ID)
 	}
-	_, err := c.EC2.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(r.ID)})
+	// AWS refuses to delete a subnet that still holds network interfaces;
+	// moto does not. Look first, so that kapstan waits for them (load
+	// balancers' and instances' interfaces go away shortly after their
+	// owners) and, at the timeout, names what blocks.
+	blockers, err := c.subnetBlockers(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if len(blockers) > 0 {
+		return engine.Retryable(fmt.Errorf("subnet %s (%s) still holds %s", r.Name, r.ID, strings.Join(blockers, "; ")))
+	}
+	_, err = c.EC2.DeleteSubnet(ctx, &ec2.DeleteSubnetInput{SubnetId: aws.String(r.ID)})
 	return networkDeleteErr(err, "subnet", r.Name)
 }
 

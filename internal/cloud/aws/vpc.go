@@ -253,6 +253,11 @@ func (r *VPC) delete(ctx context.Context, c *Cloud) error {
 		return fmt.Errorf("VPC %s (%s) is shared: kapstan never deletes it", r.Name, r.ID)
 	}
 	_, err := c.EC2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(r.ID)})
+	if isDependencyViolation(err) {
+		if left := c.vpcBlockers(ctx, r.ID); len(left) > 0 {
+			err = fmt.Errorf("%w; it still holds %s", err, strings.Join(left, ", "))
+		}
+	}
 	return networkDeleteErr(err, "VPC", r.Name)
 }
 
