@@ -3,6 +3,8 @@ package aws
 import (
 	"context"
 	"errors"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,11 +23,44 @@ func networkAPIErr(code, msg string) error {
 // where moto does not. Calls it does not override panic.
 type fakeNetworkEC2 struct {
 	EC2API
-	err error
+	err     error
+	enis    []ec2types.NetworkInterface
+	deleted bool
 }
 
 func (f *fakeNetworkEC2) DeleteSubnet(context.Context, *ec2.DeleteSubnetInput, ...func(*ec2.Options)) (*ec2.DeleteSubnetOutput, error) {
+	f.deleted = true
 	return nil, f.err
+}
+
+func (f *fakeNetworkEC2) DescribeNetworkInterfaces(context.Context, *ec2.DescribeNetworkInterfacesInput, ...func(*ec2.Options)) (*ec2.DescribeNetworkInterfacesOutput, error) {
+	return &ec2.DescribeNetworkInterfacesOutput{NetworkInterfaces: f.enis}, nil
+}
+
+func (f *fakeNetworkEC2) DescribeNatGateways(context.Context, *ec2.DescribeNatGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeNatGatewaysOutput, error) {
+	return &ec2.DescribeNatGatewaysOutput{}, nil
+}
+
+func (f *fakeNetworkEC2) DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	return &ec2.DescribeInstancesOutput{}, nil
+}
+
+// TestSubnetDeleteWaitsForInterfaces: AWS refuses to delete a subnet that
+// holds a network interface; kapstan looks first, does not call
+// DeleteSubnet, and names the interface in a retryable error.
+func TestSubnetDeleteWaitsForInterfaces(t *testing.T) {
+	t.Parallel()
+	f := &fakeNetworkEC2{enis: []ec2types.NetworkInterface{{
+		NetworkInterfaceId: aws.String("eni-0abc"), Status: ec2types.NetworkInterfaceStatusAvailable, Description: aws.String("left by a test"),
+	}}}
+	c := New(Clients{EC2: f}, "test", "us-east-1")
+	err := (&Subnet{Name: "a", ID: "subnet-1"}).delete(context.Background(), c)
+	if !engine.IsRetryable(err) || !strings.Contains(err.Error(), "eni-0abc") || !strings.Contains(err.Error(), "not the cluster's") {
+		t.Fatalf("delete = %v, want a retryable error naming eni-0abc as not the cluster's", err)
+	}
+	if f.deleted {
+		t.Fatal("DeleteSubnet was called while an interface was in the subnet")
+	}
 }
 
 // TestSubnetDeleteInUse covers AWS refusing to delete a subnet that still
