@@ -5,7 +5,7 @@ BIN   := bin/kapstan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test check-tools lint unit fuzz clean
+.PHONY: all build demo test check-tools lint unit fuzz bench clean
 
 all: build
 
@@ -30,6 +30,10 @@ lint:
 unit:
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./internal/store/... ./internal/registry/...
+
+## bench: measure plan, apply, re-apply and delete; writes bench/results.json and prints a table.
+bench:
+	$(GO) run ./hack/bench --out bench/results.json
 
 ## fuzz: run each fuzz target for FUZZTIME (the seed corpora run in `make test`).
 FUZZTIME ?= 30s

@@ -9,6 +9,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	awscloud "github.com/kapstan/kapstan/internal/cloud/aws"
@@ -27,15 +29,35 @@ type Options struct {
 	AgentURL string
 }
 
+// MaxAttempts is how many times the SDK tries a call that AWS throttled,
+// answered with a 5xx or dropped. The SDK's default of 3 gives up too soon
+// for an apply of a hundred calls against a busy account.
+const MaxAttempts = 10
+
 // AWSConfig loads the SDK configuration from the environment (credentials
-// chain, AWS_ENDPOINT_URL, ...) for region. Extra options come last, so
-// tests can add middleware.
+// chain, AWS_ENDPOINT_URL, ...) for region. Throttling, 5xx answers and
+// dropped connections are retried with backoff, up to MaxAttempts, without
+// the SDK's retry quota, which would otherwise stop retrying on a bad
+// minute. Extra options come last, so tests can add middleware.
 func AWSConfig(ctx context.Context, region string, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{config.WithRegion(region)}, opts...)...)
+	base := []func(*config.LoadOptions) error{
+		config.WithRegion(region),
+		config.WithRetryer(NewRetryer),
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, append(base, opts...)...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// NewRetryer is the SDK retryer kapstan uses: standard backoff with jitter,
+// MaxAttempts tries, no retry quota.
+func NewRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = MaxAttempts
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 // Planned is a plan and the cloud session that made it; Apply needs both.
