@@ -5,7 +5,7 @@ BIN   := bin/kapstan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test check-tools lint unit fuzz bench clean
+.PHONY: all build demo test check-tools kube-test-bins lint unit fuzz bench clean
 
 all: build
 
@@ -16,11 +16,17 @@ build:
 demo: build
 	$(GO) run ./hack/demo --kapstan $(BIN)
 
-## test: every test, with what it needs checked first.
-test: check-tools lint unit
+## test: every test, with what it needs checked first and the Kubernetes
+## test binaries built (about 20 minutes the first time, cached in ~/.cache).
+test: check-tools kube-test-bins lint unit
 
 check-tools:
 	@./hack/check-tools.sh
+
+## kube-test-bins: kube-apiserver, kube-controller-manager and etcd at pinned
+## versions, built from the Go module proxy into ~/.cache/kapstan (once).
+kube-test-bins:
+	@./hack/kube-test-bins/build.sh >/dev/null
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -12,4 +12,6 @@ need() {
 need go          "Go 1.26 from https://go.dev/dl/"
 need moto_server "pip install 'moto[server]' (moto 5): the AWS API the tests run against"
 need git         "your package manager"
+need terraform   "HashiCorp terraform (the Terraform target is checked with terraform fmt)"
+need cfn-lint    "pip install cfn-lint (the CloudFormation target is checked with it)"
 exit $missing

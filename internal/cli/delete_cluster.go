@@ -94,6 +94,13 @@ func (o *DeleteClusterOptions) Run(ctx context.Context) error {
 	if region == "" {
 		return fmt.Errorf("cluster %q has no spec in %s: give its region with --region to find its resources by tag", o.Name, reg.Store().URL())
 	}
+	if o.Yes {
+		lease, err := reg.AcquireLease(ctx, o.Name, "delete cluster --yes")
+		if err != nil {
+			return err
+		}
+		defer lease.Release(context.WithoutCancel(ctx))
+	}
 	cfg, err := reconcile.AWSConfig(ctx, region)
 	if err != nil {
 		return err
