@@ -271,5 +271,16 @@ func countIAM(ctx context.Context, cfg aws.Config, cluster string) (roles, profi
 	if err != nil {
 		return 0, 0, err
 	}
-	return len(ro.Roles), len(po.InstanceProfiles), nil
+	// moto ignores PathPrefix on ListInstanceProfiles: compare paths here.
+	for _, ip := range po.InstanceProfiles {
+		if aws.ToString(ip.Path) == path {
+			profiles++
+		}
+	}
+	for _, r := range ro.Roles {
+		if aws.ToString(r.Path) == path {
+			roles++
+		}
+	}
+	return roles, profiles, nil
 }
