@@ -364,3 +364,34 @@ func TestOlderWriterCannotRegressTheView(t *testing.T) {
 		t.Fatalf("revision %d's view regressed: %v\n%s", second.Revision, err, obj.Data)
 	}
 }
+
+// FuzzChanges diffs a spec against arbitrary edits of it: no panic, and a
+// spec never differs from itself.
+func FuzzChanges(f *testing.F) {
+	base, err := api.Encode(demoManifests(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(base)
+	f.Add([]byte(strings.Replace(string(base), "maxSize: 3", "maxSize: 9", 1)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		other, err := api.Decode("fuzz.yaml", data)
+		if err != nil || other.Cluster == nil {
+			return
+		}
+		m := demoManifests(t)
+		_ = Changes(m, other)
+		_ = Changes(other, m)
+		if c := Changes(other, other); len(c) != 0 {
+			t.Fatalf("a spec differs from itself: %v", c)
+		}
+	})
+}
+
+func demoManifests(t testing.TB) *api.Manifests {
+	m, err := newcluster.Build(newcluster.Options{Name: "demo.k8s.local", Zones: []string{"us-east-1a", "us-east-1b", "us-east-1c"}, ControlPlaneCount: 3, NodeCount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
