@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +14,7 @@ import (
 	"github.com/kapstan/kapstan/internal/engine"
 	"github.com/kapstan/kapstan/internal/reconcile"
 	"github.com/kapstan/kapstan/internal/registry"
+	"github.com/kapstan/kapstan/internal/render"
 )
 
 // UpdateClusterOptions are the options of `kapstan update cluster`.
@@ -22,7 +25,15 @@ type UpdateClusterOptions struct {
 	DetailedExitCode bool
 	OutPlan          string
 	Concurrency      int
-	print            *printFlags
+	// Target is direct (apply through the AWS API) or a file target;
+	// OutDir (--out) is the folder a file target writes to.
+	Target string
+	OutDir string
+	// Force applies directly a cluster marked as managed by a file
+	// target, or renders it for another file target.
+	Force  bool
+	target render.Target
+	print  *printFlags
 }
 
 func newCmdUpdate(g *globals) *cobra.Command {
@@ -47,15 +58,23 @@ order, in parallel; running it again finds nothing to change.
 
 --detailed-exitcode exits 0 when there is nothing to do and 2 when there are
 changes, as terraform plan does. --out-plan FILE saves the plan for
-"kapstan apply FILE", which refuses it if the spec or the cloud changed.`,
+"kapstan apply FILE", which refuses it if the spec or the cloud changed.
+
+--target terraform|cloudformation --out DIR writes the same resources as
+files instead, without any AWS call: DIR/kubernetes.tf and DIR/data/ for
+Terraform, DIR/kubernetes.json for CloudFormation. The cluster is then marked
+as managed by that tool in the state store, and --yes refuses to apply it
+directly unless --force is given.`,
 		Example: `  kapstan update cluster demo.k8s.local
   kapstan update cluster demo.k8s.local -o json
-  kapstan update cluster demo.k8s.local --yes`,
+  kapstan update cluster demo.k8s.local --yes
+  kapstan update cluster demo.k8s.local --target terraform --out ./tf
+  kapstan update cluster demo.k8s.local --target cloudformation --out ./cfn`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeClusterArg(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
-			if err := o.print.Validate(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -66,11 +85,37 @@ changes, as terraform plan does. --out-plan FILE saves the plan for
 	f.BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "exit 0 when there are no changes, 2 when there are")
 	f.StringVar(&o.OutPlan, "out-plan", "", "save the plan to FILE, for kapstan apply FILE")
 	f.IntVar(&o.Concurrency, "concurrency", engine.DefaultConcurrency, "changes applied at once")
+	f.StringVar(&o.Target, "target", string(render.Direct), "direct (apply through the AWS API), terraform or cloudformation (write files to --out)")
+	f.StringVar(&o.OutDir, "out", "", "folder the terraform or cloudformation files are written to")
+	f.BoolVar(&o.Force, "force", false, "apply directly a cluster marked as managed by terraform or cloudformation, or switch it to the other")
+	_ = cmd.RegisterFlagCompletionFunc("target", cobra.FixedCompletions([]string{"direct", "terraform", "cloudformation"}, cobra.ShellCompDirectiveNoFileComp))
 	o.print.AddFlags(cmd)
 	return cmd
 }
 
-// Run plans, prints, and applies with --yes.
+// Validate checks the flags together, without IO.
+func (o *UpdateClusterOptions) Validate() error {
+	if err := o.print.Validate(); err != nil {
+		return err
+	}
+	t, err := render.ParseTarget(o.Target)
+	if err != nil {
+		return fmt.Errorf("--target: %w", err)
+	}
+	o.target = t
+	switch {
+	case t.Files() && o.OutDir == "":
+		return fmt.Errorf("--target %s needs --out DIR, the folder to write the files to", t)
+	case !t.Files() && o.OutDir != "":
+		return fmt.Errorf("--out is for --target terraform or cloudformation")
+	case t.Files() && (o.OutPlan != "" || o.DetailedExitCode):
+		return fmt.Errorf("--out-plan and --detailed-exitcode are for --target direct: --target %s writes files and plans nothing", t)
+	}
+	return nil
+}
+
+// Run plans, prints, and applies with --yes; or, for a file target, writes
+// the files.
 func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 	reg, err := o.Registry(ctx)
 	if err != nil {
@@ -79,6 +124,23 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 	snap, err := reg.Get(ctx, o.Name)
 	if err != nil {
 		return err
+	}
+	if o.target.Files() {
+		return o.render(ctx, reg, snap)
+	}
+	// A plan alone is harmless; only applying a cluster another tool
+	// manages is refused.
+	mark, err := reconcile.CheckDirect(ctx, reg, o.Name, o.Force || !o.Yes)
+	if err != nil {
+		return err
+	}
+	if mark != nil {
+		what := "--yes refuses to apply it without --force"
+		if o.Yes {
+			what = "applying directly because of --force"
+		}
+		fmt.Fprintf(o.ErrOut, "Warning: cluster %q is managed by %s (files in %s, rendered from revision %d); %s.\n",
+			o.Name, mark.Target, mark.Out, mark.Revision, what)
 	}
 	planned, err := o.plan(ctx, reg, snap)
 	if err != nil {
@@ -139,6 +201,58 @@ func (o *UpdateClusterOptions) apply(ctx context.Context, planned *reconcile.Pla
 	}
 	fmt.Fprintf(o.Out, "Cluster %q updated in %s.\n", o.Name, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// render writes the files of a file target and says what to run next.
+func (o *UpdateClusterOptions) render(ctx context.Context, reg *registry.Registry, snap *registry.Snapshot) error {
+	r, err := reconcile.Render(ctx, reg, snap, o.target, o.OutDir, reconcile.RenderOptions{
+		StateStore: reg.Store().URL(), AgentURL: agentURL(o.env.Version), Force: o.Force,
+	})
+	if err != nil {
+		return err
+	}
+	if o.print.output == formatJSON {
+		return writeJSON(o.Out, r)
+	}
+	fmt.Fprintf(o.Out, "Wrote %s files for cluster %q (revision %d, %d resources) to %s: %s.\n",
+		r.Target, r.Cluster, r.Revision, r.Resources, r.Dir, describeFiles(r.Files))
+	switch r.Target {
+	case render.Terraform:
+		fmt.Fprintf(o.Out, "Next: terraform -chdir=%s init && terraform -chdir=%s apply\n", r.Dir, r.Dir)
+	case render.CloudFormation:
+		fmt.Fprintf(o.Out, "Next: aws cloudformation deploy --template-file %s --stack-name %s --capabilities CAPABILITY_NAMED_IAM (add --s3-bucket BUCKET for templates over 51,200 bytes)\n",
+			filepath.Join(r.Dir, r.Files[0]), stackName(r.Cluster))
+	}
+	return nil
+}
+
+// describeFiles names the main file and counts the data files.
+func describeFiles(files []string) string {
+	var main []string
+	data := 0
+	for _, f := range files {
+		if strings.Contains(f, "/") {
+			data++
+		} else {
+			main = append(main, f)
+		}
+	}
+	s := strings.Join(main, ", ")
+	if data > 0 {
+		s += fmt.Sprintf(" and %d files in data/", data)
+	}
+	return s
+}
+
+// stackName suggests a CloudFormation stack name for a cluster: letters,
+// digits and hyphens, starting with a letter.
+func stackName(cluster string) string {
+	return "kapstan-" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, cluster)
 }
 
 // printPlan writes a plan for people or as JSON.

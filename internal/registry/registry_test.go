@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/kapstan/kapstan/internal/testing/faultproxy"
 	"os"
 	"strings"
 	"sync"
@@ -41,7 +43,16 @@ func newS3Store(t *testing.T) store.Store {
 	t.Helper()
 	ctx := context.Background()
 	account := moto.NewAccountID()
-	cfg, err := motoSrv.Config(ctx, moto.WithAccount(account))
+	// moto checks a write's condition and then writes, in a threaded
+	// server: two racing conditional writes can both pass. S3 makes the
+	// pair atomic; a proxy that forwards one write at a time gives the
+	// tests that guarantee, while moto still judges every condition.
+	proxy, err := faultproxy.Start(motoSrv.URL, faultproxy.Faults{SerializeWrites: true}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	cfg, err := motoSrv.Config(ctx, moto.WithAccount(account), config.WithBaseEndpoint(proxy.URL))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/kapstan/kapstan/internal/testing/faultproxy"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,9 +56,15 @@ func newFileStore(t *testing.T, dir string) store.Store {
 // in S3, across accounts, so each test gets its own.
 func newS3Client(t *testing.T) (*s3.Client, string) {
 	t.Helper()
+	return newS3ClientAt(t, motoSrv.URL)
+}
+
+// newS3ClientAt is newS3Client through another endpoint, such as a proxy.
+func newS3ClientAt(t *testing.T, endpoint string) (*s3.Client, string) {
+	t.Helper()
 	ctx := t.Context()
 	account := moto.NewAccountID()
-	cfg, err := motoSrv.Config(ctx, moto.WithAccount(account))
+	cfg, err := motoSrv.Config(ctx, moto.WithAccount(account), config.WithBaseEndpoint(endpoint))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +625,17 @@ func TestConcurrentIfMatch(t *testing.T) {
 	})
 	t.Run("s3", func(t *testing.T) {
 		t.Parallel()
-		client, bucket := newS3Client(t)
+		// moto checks a condition and then writes, in a threaded server, so
+		// two racing conditional writes can both pass; S3 makes the pair
+		// atomic. The writers reach moto through a proxy that forwards one
+		// write at a time, which is S3's guarantee; moto still judges every
+		// If-Match.
+		proxy, err := faultproxy.Start(motoSrv.URL, faultproxy.Faults{SerializeWrites: true}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { proxy.Close() })
+		client, bucket := newS3ClientAt(t, proxy.URL)
 		raceIfMatch(t, [2]store.Store{
 			store.NewS3(client, bucket, "p"),
 			store.NewS3(client, bucket, "p"),

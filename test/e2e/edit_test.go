@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/kapstan/kapstan/internal/testing/faultproxy"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +120,17 @@ func TestEditConcurrent(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
 			env := newEnv(t, st.store(t))
+			if st.name == "s3" {
+				// moto checks a conditional write and then writes, in a
+				// threaded server, where S3 does both at once; the processes
+				// reach it through a proxy that forwards one write at a time.
+				proxy, err := faultproxy.Start(motoSrv.URL, faultproxy.Faults{SerializeWrites: true}, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { proxy.Close() })
+				env = withEnv(env, "AWS_ENDPOINT_URL="+proxy.URL)
+			}
 			createDemo(t, env)
 			barrier := t.TempDir()
 

@@ -34,6 +34,12 @@ type Faults struct {
 	ServerError float64
 	Drop        float64
 	Latency     time.Duration
+	// SerializeWrites forwards one write (PUT, POST, DELETE) at a time.
+	// S3 evaluates a conditional write and stores the object atomically;
+	// moto, a threaded server, checks the condition and then writes, so
+	// two racing writers can both pass the check. Serializing writes gives
+	// tests S3's guarantee while moto still judges every precondition.
+	SerializeWrites bool
 }
 
 // Proxy forwards to a target and injects faults.
@@ -47,6 +53,7 @@ type Proxy struct {
 	ln       net.Listener
 	mu       sync.Mutex
 	rng      *rand.Rand
+	writes   sync.Mutex
 	Injected struct{ Throttled, ServerErrors, Dropped, Forwarded atomic.Int64 }
 }
 
@@ -108,6 +115,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Injected.Forwarded.Add(1)
+	if p.faults.SerializeWrites && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		p.writes.Lock()
+		defer p.writes.Unlock()
+	}
 	p.rp.ServeHTTP(w, r)
 }
 
