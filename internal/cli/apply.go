@@ -1,16 +1,19 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kapstan/kapstan/internal/engine"
+	"github.com/kapstan/kapstan/internal/reconcile"
 )
 
 func newCmdApply(g *globals) *cobra.Command {
 	var concurrency int
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "apply PLANFILE",
 		Short: "Apply a plan saved with update cluster --out-plan",
@@ -34,6 +37,14 @@ fresh plan would do something else, nothing is applied.`,
 			if err != nil {
 				return err
 			}
+			if _, err := reconcile.CheckDirect(ctx, reg, saved.Plan.Cluster, force); err != nil {
+				return err
+			}
+			lease, err := reg.AcquireLease(ctx, saved.Plan.Cluster, "apply "+args[0])
+			if err != nil {
+				return err
+			}
+			defer lease.Release(context.WithoutCancel(ctx))
 			snap, err := reg.Get(ctx, saved.Plan.Cluster)
 			if err != nil {
 				return err
@@ -45,9 +56,10 @@ fresh plan would do something else, nothing is applied.`,
 			if err := engine.CheckSaved(saved, planned.Plan); err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			return o.apply(ctx, planned)
+			return o.apply(ctx, reg, planned)
 		},
 	}
 	cmd.Flags().IntVar(&concurrency, "concurrency", engine.DefaultConcurrency, "changes applied at once")
+	cmd.Flags().BoolVar(&force, "force", false, "apply even though the cluster is managed by terraform or cloudformation")
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kapstan/kapstan/internal/reconcile"
 	"github.com/kapstan/kapstan/internal/registry"
 	"github.com/kapstan/kapstan/internal/render"
+	"github.com/kapstan/kapstan/internal/store"
 )
 
 // UpdateClusterOptions are the options of `kapstan update cluster`.
@@ -142,6 +143,15 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "Warning: cluster %q is managed by %s (files in %s, rendered from revision %d); %s.\n",
 			o.Name, mark.Target, mark.Out, mark.Revision, what)
 	}
+	if o.Yes {
+		// One writer of the cloud at a time; the lease is taken before the
+		// plan, so the plan applied is one no other run is changing.
+		lease, err := reg.AcquireLease(ctx, o.Name, "update cluster --yes")
+		if err != nil {
+			return err
+		}
+		defer lease.Release(context.WithoutCancel(ctx))
+	}
 	planned, err := o.plan(ctx, reg, snap)
 	if err != nil {
 		return err
@@ -168,7 +178,7 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 		}
 		return nil
 	}
-	return o.apply(ctx, planned)
+	return o.apply(ctx, reg, planned)
 }
 
 func (o *UpdateClusterOptions) plan(ctx context.Context, reg *registry.Registry, snap *registry.Snapshot) (*reconcile.Planned, error) {
@@ -179,19 +189,38 @@ func (o *UpdateClusterOptions) plan(ctx context.Context, reg *registry.Registry,
 	return reconcile.Plan(ctx, snap, reconcile.Options{AWS: cfg, StateStore: reg.Store().URL(), AgentURL: agentURL(o.env.Version)})
 }
 
-func (o *UpdateClusterOptions) apply(ctx context.Context, planned *reconcile.Planned) error {
+// apply carries out a plan under the lease the caller holds, keeping a
+// journal of it in the store.
+func (o *UpdateClusterOptions) apply(ctx context.Context, reg *registry.Registry, planned *reconcile.Planned) error {
 	plan := planned.Plan
+	prev, err := reconcile.PreviousJournal(ctx, reg.Store(), o.Name)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
+		fmt.Fprintf(o.ErrOut, "An apply of revision %d started at %s was interrupted after %d of %d changes; finishing it.\n",
+			prev.Revision, prev.Started.Format(time.RFC3339), len(prev.Done), prev.Total)
+	}
 	if !plan.HasChanges() {
+		if prev != nil {
+			if err := reg.Store().Delete(ctx, o.Name+"/journal/apply", store.Unconditionally()); err != nil {
+				return fmt.Errorf("removing the journal of the interrupted apply: %w", err)
+			}
+		}
 		fmt.Fprintf(o.Out, "No changes: cluster %q matches its spec (revision %d).\n", o.Name, plan.SpecRevision)
 		return nil
 	}
 	n := plan.Count()
 	fmt.Fprintf(o.Out, "Applying %s to cluster %q (revision %d)\n", plan.Summary(), o.Name, plan.SpecRevision)
 	start := time.Now()
-	err := reconcile.Apply(ctx, planned, engine.ApplyOptions{
-		Concurrency: o.Concurrency,
-		Progress:    newProgress(o.ErrOut, n[engine.Create]+n[engine.Update]+n[engine.Delete]),
-	})
+	journal, err := reconcile.StartJournal(ctx, reg.Store(), plan, newProgress(o.ErrOut, n[engine.Create]+n[engine.Update]+n[engine.Delete]))
+	if err != nil {
+		return err
+	}
+	err = reconcile.Apply(ctx, planned, engine.ApplyOptions{Concurrency: o.Concurrency, Progress: journal})
+	if jerr := journal.Finish(ctx, err); jerr != nil && err == nil {
+		err = jerr
+	}
 	if err != nil {
 		var ae *engine.ApplyError
 		if errors.As(err, &ae) {

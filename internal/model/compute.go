@@ -90,7 +90,7 @@ func (b *builder) instanceGroups(n network, sgs securityGroups, profiles roleNam
 		if id, ok := b.opts.Facts.Images[s.Image]; ok {
 			image = id
 		}
-		labels := map[string]string{TagInstanceGroup: name, tagRolePrefix + shortRole(s.Role): "1"}
+		labels := map[string]string{TagInstanceGroup: name, tagRolePrefix + roleTag(s.Role): "1"}
 		for k, v := range s.CloudLabels {
 			labels[k] = v
 		}
@@ -134,6 +134,18 @@ func (b *builder) instanceGroups(n network, sgs securityGroups, profiles roleNam
 		b.add(asg)
 	}
 	return nil
+}
+
+// roleTag is the k8s.io/role/ tag value each role's instances carry, as
+// Kubernetes tooling (and kops) spell it.
+func roleTag(r api.InstanceGroupRole) string {
+	switch r {
+	case api.RoleControlPlane:
+		return "control-plane"
+	case api.RoleBastion:
+		return "bastion"
+	}
+	return "node"
 }
 
 // EtcdTagPrefix + the etcd cluster's name is the tag whose value names the

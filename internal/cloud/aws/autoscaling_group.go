@@ -309,11 +309,16 @@ func (r *AutoScalingGroup) launchSpec(refs engine.Refs) (*astypes.LaunchTemplate
 	return nil, mip, nil
 }
 
+// propagates says whether a group's tag goes on its instances: all but the
+// address, which names the group and would make every instance look like
+// it.
+func propagates(key string) bool { return key != TagAddress }
+
 func (r *AutoScalingGroup) asgTags(t Tags) []astypes.Tag {
 	out := make([]astypes.Tag, 0, len(t))
 	for _, k := range sortedKeys(t) {
 		out = append(out, astypes.Tag{
-			Key: aws.String(k), Value: aws.String(t[k]), PropagateAtLaunch: aws.Bool(true),
+			Key: aws.String(k), Value: aws.String(t[k]), PropagateAtLaunch: aws.Bool(propagates(k)),
 			ResourceId: aws.String(r.GroupName), ResourceType: aws.String("auto-scaling-group"),
 		})
 	}

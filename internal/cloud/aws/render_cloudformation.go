@@ -366,7 +366,7 @@ func (r *AutoScalingGroup) cfnTemplate(t *cfn.Template) map[string]any {
 func cfnASGTags(tags Tags) []any {
 	out := make([]any, 0, len(tags))
 	for _, k := range slices.Sorted(maps.Keys(tags)) {
-		out = append(out, map[string]any{"Key": k, "Value": tags[k], "PropagateAtLaunch": true})
+		out = append(out, map[string]any{"Key": k, "Value": tags[k], "PropagateAtLaunch": propagates(k)})
 	}
 	return out
 }

@@ -375,7 +375,7 @@ func (r *AutoScalingGroup) RenderTerraform(t *tf.Target) error {
 		tag := b.Block("tag")
 		tag.String("key", k)
 		tag.String("value", r.Tags[k])
-		tag.Bool("propagate_at_launch", true)
+		tag.Bool("propagate_at_launch", propagates(k))
 	}
 	t.OutputEntry(tfOutASGs, r.Name, t.Ref(tfASG, self(r.Address()), "name"))
 	return nil

@@ -58,7 +58,7 @@ resource "aws_autoscaling_group" "bastions" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/bastions"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -100,7 +100,7 @@ resource "aws_autoscaling_group" "control-plane-us-east-1a" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/control-plane-us-east-1a"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -142,7 +142,7 @@ resource "aws_autoscaling_group" "control-plane-us-east-1b" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/control-plane-us-east-1b"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -184,7 +184,7 @@ resource "aws_autoscaling_group" "control-plane-us-east-1c" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/control-plane-us-east-1c"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -233,14 +233,14 @@ resource "aws_autoscaling_group" "nodes" {
     propagate_at_launch = true
   }
   tag {
-    key                 = "k8s.io/role/nodes"
+    key                 = "k8s.io/role/node"
     value               = "1"
     propagate_at_launch = true
   }
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/nodes"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -698,7 +698,7 @@ resource "aws_launch_template" "nodes" {
   tags = {
     "KubernetesCluster"                         = "private.example.com"
     "Name"                                      = "nodes.private.example.com"
-    "k8s.io/role/nodes"                         = "1"
+    "k8s.io/role/node"                          = "1"
     "kapstan.io/address"                        = "LaunchTemplate/nodes"
     "kapstan.io/instancegroup"                  = "nodes"
     "kubernetes.io/cluster/private.example.com" = "owned"
@@ -725,7 +725,7 @@ resource "aws_launch_template" "nodes" {
     tags = {
       "KubernetesCluster"                         = "private.example.com"
       "Name"                                      = "nodes.private.example.com"
-      "k8s.io/role/nodes"                         = "1"
+      "k8s.io/role/node"                          = "1"
       "kapstan.io/instancegroup"                  = "nodes"
       "kubernetes.io/cluster/private.example.com" = "owned"
     }
@@ -735,7 +735,7 @@ resource "aws_launch_template" "nodes" {
     tags = {
       "KubernetesCluster"                         = "private.example.com"
       "Name"                                      = "nodes.private.example.com"
-      "k8s.io/role/nodes"                         = "1"
+      "k8s.io/role/node"                          = "1"
       "kapstan.io/instancegroup"                  = "nodes"
       "kubernetes.io/cluster/private.example.com" = "owned"
     }

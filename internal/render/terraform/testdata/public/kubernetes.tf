@@ -46,7 +46,7 @@ resource "aws_autoscaling_group" "control-plane-us-east-1a" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/control-plane-us-east-1a"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -88,7 +88,7 @@ resource "aws_autoscaling_group" "control-plane-us-east-1b" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/control-plane-us-east-1b"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -130,7 +130,7 @@ resource "aws_autoscaling_group" "control-plane-us-east-1c" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/control-plane-us-east-1c"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -164,14 +164,14 @@ resource "aws_autoscaling_group" "nodes" {
     propagate_at_launch = true
   }
   tag {
-    key                 = "k8s.io/role/nodes"
+    key                 = "k8s.io/role/node"
     value               = "1"
     propagate_at_launch = true
   }
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/nodes"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -505,7 +505,7 @@ resource "aws_launch_template" "nodes" {
   tags = {
     "KubernetesCluster"                    = "demo.k8s.local"
     "Name"                                 = "nodes.demo.k8s.local"
-    "k8s.io/role/nodes"                    = "1"
+    "k8s.io/role/node"                     = "1"
     "kapstan.io/address"                   = "LaunchTemplate/nodes"
     "kapstan.io/instancegroup"             = "nodes"
     "kubernetes.io/cluster/demo.k8s.local" = "owned"
@@ -532,7 +532,7 @@ resource "aws_launch_template" "nodes" {
     tags = {
       "KubernetesCluster"                    = "demo.k8s.local"
       "Name"                                 = "nodes.demo.k8s.local"
-      "k8s.io/role/nodes"                    = "1"
+      "k8s.io/role/node"                     = "1"
       "kapstan.io/instancegroup"             = "nodes"
       "kubernetes.io/cluster/demo.k8s.local" = "owned"
     }
@@ -542,7 +542,7 @@ resource "aws_launch_template" "nodes" {
     tags = {
       "KubernetesCluster"                    = "demo.k8s.local"
       "Name"                                 = "nodes.demo.k8s.local"
-      "k8s.io/role/nodes"                    = "1"
+      "k8s.io/role/node"                     = "1"
       "kapstan.io/instancegroup"             = "nodes"
       "kubernetes.io/cluster/demo.k8s.local" = "owned"
     }

@@ -46,7 +46,7 @@ resource "aws_autoscaling_group" "control-plane-us-east-1a" {
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/control-plane-us-east-1a"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -80,14 +80,14 @@ resource "aws_autoscaling_group" "nodes" {
     propagate_at_launch = true
   }
   tag {
-    key                 = "k8s.io/role/nodes"
+    key                 = "k8s.io/role/node"
     value               = "1"
     propagate_at_launch = true
   }
   tag {
     key                 = "kapstan.io/address"
     value               = "AutoScalingGroup/nodes"
-    propagate_at_launch = true
+    propagate_at_launch = false
   }
   tag {
     key                 = "kapstan.io/instancegroup"
@@ -285,7 +285,7 @@ resource "aws_launch_template" "nodes" {
   tags = {
     "KubernetesCluster"                      = "shared.k8s.local"
     "Name"                                   = "nodes.shared.k8s.local"
-    "k8s.io/role/nodes"                      = "1"
+    "k8s.io/role/node"                       = "1"
     "kapstan.io/address"                     = "LaunchTemplate/nodes"
     "kapstan.io/instancegroup"               = "nodes"
     "kubernetes.io/cluster/shared.k8s.local" = "owned"
@@ -312,7 +312,7 @@ resource "aws_launch_template" "nodes" {
     tags = {
       "KubernetesCluster"                      = "shared.k8s.local"
       "Name"                                   = "nodes.shared.k8s.local"
-      "k8s.io/role/nodes"                      = "1"
+      "k8s.io/role/node"                       = "1"
       "kapstan.io/instancegroup"               = "nodes"
       "kubernetes.io/cluster/shared.k8s.local" = "owned"
     }
@@ -322,7 +322,7 @@ resource "aws_launch_template" "nodes" {
     tags = {
       "KubernetesCluster"                      = "shared.k8s.local"
       "Name"                                   = "nodes.shared.k8s.local"
-      "k8s.io/role/nodes"                      = "1"
+      "k8s.io/role/node"                       = "1"
       "kapstan.io/instancegroup"               = "nodes"
       "kubernetes.io/cluster/shared.k8s.local" = "owned"
     }
