@@ -73,7 +73,12 @@ func Plan(ctx context.Context, snap *registry.Snapshot, opts Options) (*Planned,
 	cfg := opts.AWS.Copy()
 	cfg.Region = c.Spec.Region
 	cloud := awscloud.New(awscloud.NewClients(cfg), c.Metadata.Name, c.Spec.Region)
+	// The reads of every kind go out together with preflight's: planning
+	// then costs about one round trip to AWS instead of one per kind.
+	prefetched := make(chan struct{})
+	go func() { defer close(prefetched); cloud.Prefetch(ctx) }()
 	facts, err := cloud.Preflight(ctx, snap.Manifests)
+	<-prefetched
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -450,4 +451,15 @@ func (c *Cloud) OwnedAt(ctx context.Context, addrs ...engine.Address) ([]engine.
 		}
 	}
 	return out, nil
+}
+
+// Prefetch makes the plan's batched reads all at once, in parallel, so
+// that planning waits for one round trip rather than one per kind. Find
+// then answers from the cache. Errors are left for Find to report.
+func (c *Cloud) Prefetch(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, list := range c.ownedListers() {
+		wg.Go(func() { _, _ = list(ctx) })
+	}
+	wg.Wait()
 }
