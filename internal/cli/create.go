@@ -47,7 +47,7 @@ when any part of it is wrong.`,
 	cmd.Flags().StringVarP(&o.Filename, "filename", "f", "", "manifest file to create from (- for standard input)")
 	cmd.Flags().StringVar(&o.ClusterName, "name", "", "cluster to add InstanceGroups to, when the manifest has no Cluster")
 	_ = cmd.RegisterFlagCompletionFunc("name", completeClusterNames(g))
-	cmd.AddCommand(newCmdCreateCluster(g), newCmdCreateInstanceGroup(g))
+	cmd.AddCommand(newCmdCreateCluster(g), newCmdCreateInstanceGroup(g), newCmdCreateSecret(g))
 	return cmd
 }
 

@@ -201,6 +201,13 @@ func (o *UpdateClusterOptions) apply(ctx context.Context, reg *registry.Registry
 		fmt.Fprintf(o.ErrOut, "An apply of revision %d started at %s was interrupted after %d of %d changes; finishing it.\n",
 			prev.Revision, prev.Started.Format(time.RFC3339), len(prev.Done), prev.Total)
 	}
+	// What instances read when they boot must be in the store before the
+	// Auto Scaling groups launch any.
+	m := planned.Manifests()
+	lbDNS := reconcile.LoadBalancerDNS(plan)
+	if err := reconcile.PrepareNodes(ctx, reg.Store(), m, lbDNS); err != nil {
+		return err
+	}
 	if !plan.HasChanges() {
 		if prev != nil {
 			if err := reg.Store().Delete(ctx, o.Name+"/journal/apply", store.Unconditionally()); err != nil {
@@ -220,6 +227,11 @@ func (o *UpdateClusterOptions) apply(ctx context.Context, reg *registry.Registry
 	err = reconcile.Apply(ctx, planned, engine.ApplyOptions{Concurrency: o.Concurrency, Progress: journal})
 	if jerr := journal.Finish(ctx, err); jerr != nil && err == nil {
 		err = jerr
+	}
+	if now := reconcile.LoadBalancerDNS(plan); err == nil && now != lbDNS {
+		// A new load balancer's name goes into the API certificate and
+		// the node configurations.
+		err = reconcile.PrepareNodes(ctx, reg.Store(), m, now)
 	}
 	if err != nil {
 		var ae *engine.ApplyError

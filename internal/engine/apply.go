@@ -201,12 +201,14 @@ func run(ctx, work context.Context, cloud Cloud, c *Change, refs *refMap, opts A
 			actual, err := cloud.Create(work, c.desired, refs)
 			if err == nil {
 				refs.set(c.Address, actual)
+				c.actual = actual // the plan now tells what was made
 			}
 			return err
 		case Update:
 			actual, err := cloud.Update(work, c.desired, c.actual, c.Fields, refs)
 			if err == nil {
 				refs.set(c.Address, actual)
+				c.actual = actual
 			}
 			return err
 		case Delete:

@@ -7,6 +7,7 @@ import (
 
 	awscloud "github.com/kapstan/kapstan/internal/cloud/aws"
 	"github.com/kapstan/kapstan/internal/engine"
+	"github.com/kapstan/kapstan/internal/nodeup"
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
 
@@ -54,7 +55,8 @@ type statement struct {
 }
 
 // policy is the least privilege a role's instances need:
-//   - every node reads its own configuration from the state store;
+//   - every node reads its instance group's node configuration from the
+//     state store, and nothing else there (not the cluster's keys);
 //   - the control plane runs the AWS cloud controller (describe, load
 //     balancers for Services, routes, tags), attaches its etcd volumes
 //     (only volumes tagged for this cluster) and updates the API records;
@@ -65,7 +67,7 @@ func (b *builder) policy(role api.InstanceGroupRole) string {
 	clusterTag := "aws:ResourceTag/" + awscloud.TagKubernetesCluster
 	var st []statement
 	if role != api.RoleBastion {
-		st = append(st, b.stateStoreRead()...)
+		st = append(st, b.stateStoreRead(role)...)
 	}
 	switch role {
 	case api.RoleControlPlane:
@@ -106,9 +108,12 @@ func (b *builder) policy(role api.InstanceGroupRole) string {
 	return string(out)
 }
 
-// stateStoreRead grants read access to the cluster's objects in an S3
-// state store, and nothing else in the bucket.
-func (b *builder) stateStoreRead() []statement {
+// stateStoreRead grants read access, in an S3 state store, to the node
+// configurations (NAME/nodeup/IG) of the role's instance groups and to
+// nothing else in the bucket: the cluster's private keys and spec are
+// there too, and a node that could read the CA's key could mint any
+// identity. A node configuration holds only what its role needs.
+func (b *builder) stateStoreRead(role api.InstanceGroupRole) []statement {
 	u, err := url.Parse(b.opts.StateStore)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
 		return nil
@@ -118,8 +123,17 @@ func (b *builder) stateStoreRead() []statement {
 		prefix += "/"
 	}
 	bucketARN := "arn:aws:s3:::" + u.Host
+	var objects []string
+	for _, ig := range b.m.InstanceGroups {
+		if ig.Spec.Role == role {
+			objects = append(objects, bucketARN+"/"+prefix+nodeup.ConfigKey(b.cluster, ig.Metadata.Name))
+		}
+	}
+	if len(objects) == 0 {
+		return nil
+	}
 	return []statement{
-		{Effect: "Allow", Resource: []string{bucketARN + "/" + prefix + b.cluster + "/*"}, Action: []string{"s3:GetObject"}},
-		{Effect: "Allow", Resource: []string{bucketARN}, Action: []string{"s3:GetBucketLocation", "s3:ListBucket"}},
+		{Effect: "Allow", Resource: objects, Action: []string{"s3:GetObject"}},
+		{Effect: "Allow", Resource: []string{bucketARN}, Action: []string{"s3:GetBucketLocation"}},
 	}
 }

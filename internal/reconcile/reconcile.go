@@ -17,6 +17,7 @@ import (
 	"github.com/kapstan/kapstan/internal/engine"
 	"github.com/kapstan/kapstan/internal/model"
 	"github.com/kapstan/kapstan/internal/registry"
+	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
 
 // Options are what a reconcile needs besides the spec.
@@ -62,9 +63,13 @@ func NewRetryer() aws.Retryer {
 
 // Planned is a plan and the cloud session that made it; Apply needs both.
 type Planned struct {
-	Plan  *engine.Plan
-	cloud *awscloud.Cloud
+	Plan      *engine.Plan
+	cloud     *awscloud.Cloud
+	manifests *api.Manifests
 }
+
+// Manifests is the spec the plan was made from.
+func (p *Planned) Manifests() *api.Manifests { return p.manifests }
 
 // Plan checks the cloud (preflight), builds the desired resources from the
 // snapshot and compares them with the cloud. It changes nothing.
@@ -90,7 +95,7 @@ func Plan(ctx context.Context, snap *registry.Snapshot, opts Options) (*Planned,
 	if err != nil {
 		return nil, fmt.Errorf("planning cluster %q: %w", c.Metadata.Name, err)
 	}
-	return &Planned{Plan: plan, cloud: cloud}, nil
+	return &Planned{Plan: plan, cloud: cloud, manifests: snap.Manifests}, nil
 }
 
 // Apply carries out a plan made by Plan.

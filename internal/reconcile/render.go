@@ -81,6 +81,13 @@ func Render(ctx context.Context, reg *registry.Registry, snap *registry.Snapshot
 	if err != nil {
 		return nil, err
 	}
+	// The instances Terraform or CloudFormation launch read their keys and
+	// node configuration from the store, as directly applied ones do. The
+	// load balancer's name is not known offline; a .k8s.local cluster
+	// needs it written later (an update once the stack exists).
+	if err := PrepareNodes(ctx, reg.Store(), snap.Manifests, ""); err != nil {
+		return nil, err
+	}
 	dir, err := filepath.Abs(outDir)
 	if err != nil {
 		return nil, fmt.Errorf("output folder %s: %w", outDir, err)

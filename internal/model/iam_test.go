@@ -1,0 +1,69 @@
+package model
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	awscloud "github.com/kapstan/kapstan/internal/cloud/aws"
+	"github.com/kapstan/kapstan/internal/newcluster"
+)
+
+// TestNodesReadOnlyTheirNodeConfiguration: in the state store, a role's
+// instances may read the node configurations of that role's groups and
+// nothing else (the cluster's private keys live beside them); a bastion
+// reads nothing.
+func TestNodesReadOnlyTheirNodeConfiguration(t *testing.T) {
+	rs := build(t, newcluster.Options{Name: "demo.example.com", Zones: zones, ControlPlaneCount: 3, NodeCount: 2,
+		Topology: "private", Bastion: true})
+	want := map[string][]string{
+		"control-plane": {
+			"arn:aws:s3:::state/prefix/demo.example.com/nodeup/control-plane-us-east-1a",
+			"arn:aws:s3:::state/prefix/demo.example.com/nodeup/control-plane-us-east-1b",
+			"arn:aws:s3:::state/prefix/demo.example.com/nodeup/control-plane-us-east-1c",
+		},
+		"nodes":   {"arn:aws:s3:::state/prefix/demo.example.com/nodeup/nodes"},
+		"bastion": nil,
+	}
+	seen := 0
+	for _, r := range rs {
+		p, ok := r.(*awscloud.IAMRolePolicy)
+		if !ok {
+			continue
+		}
+		role, _, _ := strings.Cut(p.Name, ".")
+		var doc struct {
+			Statement []struct {
+				Action   []string
+				Resource []string
+			}
+		}
+		if err := json.Unmarshal([]byte(p.Document), &doc); err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		var objects []string
+		for _, st := range doc.Statement {
+			for _, a := range st.Action {
+				if strings.HasPrefix(a, "s3:") && a != "s3:GetObject" && a != "s3:GetBucketLocation" {
+					t.Errorf("%s allows %s", p.Name, a)
+				}
+			}
+			if slices.Contains(st.Action, "s3:GetObject") {
+				objects = append(objects, st.Resource...)
+			}
+		}
+		w, ok := want[role]
+		if !ok {
+			t.Errorf("unexpected role policy %s", p.Name)
+			continue
+		}
+		seen++
+		if !slices.Equal(objects, w) {
+			t.Errorf("%s reads %v from the state store, want %v", p.Name, objects, w)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("checked %d role policies, want %d", seen, len(want))
+	}
+}
