@@ -104,7 +104,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		panic(http.ErrAbortHandler) // closes the connection without an answer
+		// No hijacking (HTTP/2): the nearest thing is an answer with no body.
+		w.WriteHeader(http.StatusBadGateway)
+		return
 	case x < p.faults.Drop+p.faults.Throttle:
 		p.Injected.Throttled.Add(1)
 		throttle(w, r, body)
