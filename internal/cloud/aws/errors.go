@@ -2,11 +2,14 @@ package aws
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/kapstan/kapstan/internal/engine"
 )
 
 // errorCode is the AWS error code of err ("InvalidVpcID.NotFound"), or "".
@@ -46,4 +49,17 @@ func isNotFound(err error) bool {
 // uses the resource, so deleting it must wait.
 func isDependencyViolation(err error) bool {
 	return hasCode(err, "DependencyViolation", "ResourceInUse", "DeleteConflict", "VolumeInUse", "InvalidIPAddress.InUse")
+}
+
+// deleteResult is the outcome of a delete call on what ("volume x
+// (vol-1)"): already gone is success, in use is worth retrying (what uses
+// it is being deleted too, or AWS has not caught up), anything else fails.
+func deleteResult(err error, what string) error {
+	switch {
+	case err == nil, isNotFound(err):
+		return nil
+	case isDependencyViolation(err):
+		return engine.Retryable(fmt.Errorf("deleting %s: %w", what, err))
+	}
+	return fmt.Errorf("deleting %s: %w", what, err)
 }

@@ -187,13 +187,7 @@ func (r *IAMRole) update(ctx context.Context, c *Cloud, actual engine.Resource, 
 // and retries a conflict while IAM catches up.
 func (r *IAMRole) delete(ctx context.Context, c *Cloud) error {
 	_, err := c.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(r.RoleName)})
-	switch {
-	case err == nil, isNotFound(err):
-		return nil
-	case isDependencyViolation(err):
-		return engine.Retryable(fmt.Errorf("deleting IAM role %s: %w", r.Name, err))
-	}
-	return fmt.Errorf("deleting IAM role %s: %w", r.Name, err)
+	return deleteResult(err, "IAM role "+r.Name)
 }
 
 // ownedRoles lists the roles under the cluster's IAM path.

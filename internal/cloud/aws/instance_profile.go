@@ -198,13 +198,7 @@ func (r *InstanceProfile) delete(ctx context.Context, c *Cloud) error {
 		}
 	}
 	_, err := c.IAM.DeleteInstanceProfile(ctx, &iam.DeleteInstanceProfileInput{InstanceProfileName: aws.String(r.ProfileName)})
-	switch {
-	case err == nil, isNotFound(err):
-		return nil
-	case isDependencyViolation(err):
-		return engine.Retryable(fmt.Errorf("deleting instance profile %s: %w", r.Name, err))
-	}
-	return fmt.Errorf("deleting instance profile %s: %w", r.Name, err)
+	return deleteResult(err, "instance profile "+r.Name)
 }
 
 // ownedInstanceProfiles lists the profiles under the cluster's IAM path.

@@ -311,13 +311,7 @@ func (r *LoadBalancer) update(ctx context.Context, c *Cloud, actual engine.Resou
 // answers success for one already gone.
 func (r *LoadBalancer) delete(ctx context.Context, c *Cloud) error {
 	_, err := c.ELBv2.DeleteLoadBalancer(ctx, &elb.DeleteLoadBalancerInput{LoadBalancerArn: aws.String(r.ARN)})
-	switch {
-	case err == nil || isNotFound(err):
-		return nil
-	case isDependencyViolation(err):
-		return engine.Retryable(fmt.Errorf("deleting load balancer %s: %w", r.Name, err))
-	}
-	return fmt.Errorf("deleting load balancer %s: %w", r.Name, err)
+	return deleteResult(err, "load balancer "+r.Name)
 }
 
 func (c *Cloud) ownedLoadBalancers(ctx context.Context) ([]engine.Resource, error) {

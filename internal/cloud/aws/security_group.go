@@ -151,13 +151,7 @@ func (r *SecurityGroup) update(ctx context.Context, c *Cloud, actual engine.Reso
 // a fake returning AWS's error.
 func (r *SecurityGroup) delete(ctx context.Context, c *Cloud) error {
 	_, err := c.EC2.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(r.ID)})
-	switch {
-	case err == nil, isNotFound(err):
-		return nil
-	case isDependencyViolation(err):
-		return engine.Retryable(fmt.Errorf("deleting security group %s (%s): %w", r.Name, r.ID, err))
-	}
-	return fmt.Errorf("deleting security group %s (%s): %w", r.Name, r.ID, err)
+	return deleteResult(err, fmt.Sprintf("security group %s (%s)", r.Name, r.ID))
 }
 
 // ownedSecurityGroups lists the groups carrying this cluster's address tag

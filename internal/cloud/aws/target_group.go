@@ -179,13 +179,7 @@ func (r *TargetGroup) update(ctx context.Context, c *Cloud, actual engine.Resour
 // first, may still be in flight, so that is retried.
 func (r *TargetGroup) delete(ctx context.Context, c *Cloud) error {
 	_, err := c.ELBv2.DeleteTargetGroup(ctx, &elb.DeleteTargetGroupInput{TargetGroupArn: aws.String(r.ARN)})
-	switch {
-	case err == nil || isNotFound(err):
-		return nil
-	case isDependencyViolation(err):
-		return engine.Retryable(fmt.Errorf("deleting target group %s: %w", r.Name, err))
-	}
-	return fmt.Errorf("deleting target group %s: %w", r.Name, err)
+	return deleteResult(err, "target group "+r.Name)
 }
 
 func (c *Cloud) ownedTargetGroups(ctx context.Context) ([]engine.Resource, error) {

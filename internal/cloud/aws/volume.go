@@ -174,13 +174,7 @@ func (r *Volume) update(ctx context.Context, c *Cloud, actual engine.Resource, d
 // being terminated by the same apply, so that is retried.
 func (r *Volume) delete(ctx context.Context, c *Cloud) error {
 	_, err := c.EC2.DeleteVolume(ctx, &ec2.DeleteVolumeInput{VolumeId: aws.String(r.ID)})
-	switch {
-	case err == nil, isNotFound(err):
-		return nil
-	case isDependencyViolation(err):
-		return engine.Retryable(fmt.Errorf("deleting volume %s (%s): %w", r.Name, r.ID, err))
-	}
-	return fmt.Errorf("deleting volume %s (%s): %w", r.Name, r.ID, err)
+	return deleteResult(err, fmt.Sprintf("volume %s (%s)", r.Name, r.ID))
 }
 
 // ownedVolumes lists the volumes carrying this cluster's address tag for

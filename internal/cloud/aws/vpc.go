@@ -368,13 +368,7 @@ func networkAddTags(ctx context.Context, c *Cloud, id string, have, want Tags, d
 // expects: nil when the resource is gone already, retryable when
 // something still uses it.
 func networkDeleteErr(err error, kind, name string) error {
-	switch {
-	case err == nil, isNotFound(err):
-		return nil
-	case isDependencyViolation(err):
-		return engine.Retryable(fmt.Errorf("deleting %s %s: %w", kind, name, err))
-	}
-	return fmt.Errorf("deleting %s %s: %w", kind, name, err)
+	return deleteResult(err, kind+" "+name)
 }
 
 // networkNotFoundWaits are the pauses before retrying a call that names a
