@@ -82,22 +82,37 @@ func run(ctx context.Context, kapstan string) error {
 		{"update", "cluster", cluster},
 		{"update", "cluster", cluster, "--yes"},
 		{"update", "cluster", cluster, "--detailed-exitcode"},
+	}
+	if err := kapstanSteps(ctx, bin, env, steps, `EDITOR=sed -i -e s/maxSize:\ 3/maxSize:\ 6/`); err != nil {
+		return err
+	}
+	if err := kubeSteps(ctx, bin, env, cfg); err != nil {
+		return err
+	}
+	steps = [][]string{
 		{"delete", "cluster", cluster},
 		{"delete", "cluster", cluster, "--yes"},
 		{"delete", "cluster", cluster, "--region", "us-east-1", "--yes"},
 	}
+	if err := kapstanSteps(ctx, bin, env, steps, ""); err != nil {
+		return err
+	}
+	fmt.Printf("# Demo finished in %.1fs; moto is stopped on exit.\n", time.Since(start).Seconds())
+	return nil
+}
+
+// kapstanSteps runs steps in order. An edit step runs with editor, a
+// scripted $EDITOR, so the demo runs unattended.
+func kapstanSteps(ctx context.Context, bin string, env []string, steps [][]string, editor string) error {
 	for _, args := range steps {
 		stepEnv := env
 		if args[0] == "edit" {
-			// A scripted editor, so the demo runs unattended: raise the
-			// node group's maximum size from 3 to 6.
-			stepEnv = append(stepEnv, `EDITOR=sed -i -e s/maxSize:\ 3/maxSize:\ 6/`)
+			stepEnv = append(stepEnv, editor)
 		}
 		if err := kapstanStep(ctx, bin, stepEnv, args...); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("# Demo finished in %.1fs; moto is stopped on exit.\n", time.Since(start).Seconds())
 	return nil
 }
 

@@ -25,10 +25,18 @@ type Input struct {
 	// refuses a download that does not match; when empty the script is
 	// exactly what it was before the field existed.
 	AgentSHA256 string
+	// ConfigHash is a digest of what the instance group's node
+	// configuration takes from the spec (nodeup.SpecHash). The script does
+	// not use it; it is there so that a change in what nodes run changes
+	// the launch template, and rolling-update replaces the instances.
+	ConfigHash string
 }
 
 var script = template.Must(template.New("userdata").Parse(`#!/bin/bash
 # kapstan bootstrap: cluster {{.Cluster}}, instance group {{.InstanceGroup}} ({{.Role}})
+{{- if .ConfigHash}}
+# node configuration: sha256:{{.ConfigHash}}
+{{- end}}
 set -o errexit -o nounset -o pipefail
 export KAPSTAN_STATE_STORE={{printf "%q" .StateStore}}
 mkdir -p /opt/kapstan/bin /etc/kapstan
@@ -51,6 +59,9 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func UserData(in Input) (string, error) {
 	if in.Cluster == "" || in.InstanceGroup == "" || in.StateStore == "" || in.AgentURL == "" {
 		return "", fmt.Errorf("boot script of %s/%s: cluster, instance group, state store and agent URL are all needed", in.Cluster, in.InstanceGroup)
+	}
+	if in.ConfigHash != "" && !sha256Hex.MatchString(in.ConfigHash) {
+		return "", fmt.Errorf("boot script of %s/%s: node configuration hash %q is not 64 hex digits", in.Cluster, in.InstanceGroup, in.ConfigHash)
 	}
 	if in.AgentSHA256 != "" && !sha256Hex.MatchString(in.AgentSHA256) {
 		return "", fmt.Errorf("boot script of %s/%s: agent SHA-256 %q is not 64 hex digits", in.Cluster, in.InstanceGroup, in.AgentSHA256)

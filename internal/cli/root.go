@@ -104,6 +104,8 @@ A cluster is a Cluster manifest and its InstanceGroups, kept in a state store
 		newCmdApply(g),
 		newCmdExport(g),
 		newCmdNodeup(g),
+		newCmdValidate(g),
+		newCmdRollingUpdate(g),
 	)
 	return root
 }

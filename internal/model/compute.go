@@ -6,12 +6,13 @@ import (
 	"github.com/kapstan/kapstan/internal/bootstrap"
 	awscloud "github.com/kapstan/kapstan/internal/cloud/aws"
 	"github.com/kapstan/kapstan/internal/engine"
+	"github.com/kapstan/kapstan/internal/nodeup"
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
 
 // Tags on instances that say what they are.
 const (
-	TagInstanceGroup = "kapstan.io/instancegroup"
+	TagInstanceGroup = awscloud.TagInstanceGroup
 	tagRolePrefix    = "k8s.io/role/"
 )
 
@@ -81,8 +82,16 @@ func (b *builder) instanceGroups(n network, sgs securityGroups, profiles roleNam
 		s := ig.Spec
 		name := ig.Metadata.Name
 		awsName := dotted(name, b.cluster)
+		var configHash string
+		if s.Role != api.RoleBastion {
+			h, err := nodeup.SpecHash(b.m, name)
+			if err != nil {
+				return err
+			}
+			configHash = h
+		}
 		userData, err := bootstrap.UserData(bootstrap.Input{Cluster: b.cluster, InstanceGroup: name, Role: string(s.Role),
-			StateStore: b.opts.StateStore, AgentURL: b.opts.AgentURL})
+			StateStore: b.opts.StateStore, AgentURL: b.opts.AgentURL, ConfigHash: configHash})
 		if err != nil {
 			return err
 		}

@@ -234,3 +234,56 @@ func manyGroups(t testing.TB, n int) *api.Manifests {
 	}
 	return m
 }
+
+// TestUserDataFollowsNodeSpec: what nodes run (version, labels) is in the
+// boot script, so changing it makes a new launch-template version for
+// rolling-update to find; the group's size is not, so scaling rolls
+// nothing.
+func TestUserDataFollowsNodeSpec(t *testing.T) {
+	m, err := newcluster.Build(newcluster.Options{Name: "u.k8s.local", Zones: zones[:1], ControlPlaneCount: 1, NodeCount: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	userData := func(m *api.Manifests) map[string]string {
+		t.Helper()
+		rs, err := Build(m, Options{StateStore: "s3://state/prefix", AgentURL: "https://example.com/kapstan"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range rs {
+			if lt, ok := r.(*awscloud.LaunchTemplate); ok {
+				if !strings.Contains(lt.UserData, "# node configuration: sha256:") {
+					t.Fatalf("%s: user-data carries no node-configuration hash:\n%s", lt.Name, lt.UserData)
+				}
+				out[lt.Name] = lt.UserData
+			}
+		}
+		return out
+	}
+	base := userData(m)
+
+	scaled := m.DeepCopy()
+	scaled.InstanceGroup("nodes").Spec.MaxSize = 9
+	if got := userData(scaled); !reflect.DeepEqual(got, base) {
+		t.Errorf("changing maxSize changed a boot script")
+	}
+
+	labelled := m.DeepCopy()
+	labelled.InstanceGroup("nodes").Spec.NodeLabels = map[string]string{"team": "a"}
+	got := userData(labelled)
+	if got["nodes"] == base["nodes"] {
+		t.Errorf("a new node label left the group's boot script unchanged")
+	}
+	if got["control-plane-us-east-1a"] != base["control-plane-us-east-1a"] {
+		t.Errorf("a node group's label changed the control plane's boot script")
+	}
+
+	upgraded := m.DeepCopy()
+	upgraded.Cluster.Spec.KubernetesVersion = "1.37.0"
+	for name, ud := range userData(upgraded) {
+		if ud == base[name] {
+			t.Errorf("%s: a new Kubernetes version left the boot script unchanged", name)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package nodeup
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -71,6 +73,68 @@ var (
 // cluster reaches the API through it, and while it is empty such a
 // worker's configuration has no API endpoint yet.
 func Build(ctx context.Context, m *api.Manifests, ig string, ks *pki.Keystore, lbDNSName string) (*NodeConfig, error) {
+	cfg, err := buildSpec(m, ig, lbDNSName)
+	if err != nil {
+		return nil, err
+	}
+	certs, keys := nodeCerts, nodeKeys
+	if cp := cfg.ControlPlane; cp != nil {
+		key, err := pki.NewSecrets(ks.Store(), cfg.ClusterName).Get(ctx, pki.EncryptionKey)
+		if err != nil {
+			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
+		}
+		cp.EncryptionKey = pki.SecretString(key)
+		var memberCerts []string
+		for _, e := range cp.Etcd {
+			memberCerts = append(memberCerts, pki.EtcdServerID(e.Cluster, e.Name), pki.EtcdPeerID(e.Cluster, e.Name))
+		}
+		certs = slices.Concat(certs, controlPlaneCerts, memberCerts)
+		keys = slices.Concat(keys, controlPlaneKeys, memberCerts)
+	}
+	for _, id := range certs {
+		cert, err := ks.Certificate(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
+		}
+		cfg.Certificates[id] = string(pki.EncodeCertificate(cert))
+	}
+	for _, id := range keys {
+		kp, err := ks.Get(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
+		}
+		if cfg.Keys[id], err = kp.PrivateKeyPEM(); err != nil {
+			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
+		}
+	}
+	return cfg, nil
+}
+
+// SpecHash is a digest of what instance group ig's node configuration takes
+// from the spec: versions, images, network ranges, labels, taints, etcd
+// members. It leaves out the keys and certificates (they stay the same for
+// the life of the cluster, and a digest of them would be a digest of
+// secrets) and the load balancer's name (known only after the first apply).
+//
+// The planner puts it in the boot script, so a spec change that changes
+// what nodes run makes a new launch-template version, and rolling-update
+// sees which instances run an older configuration. It needs no state store.
+func SpecHash(m *api.Manifests, ig string) (string, error) {
+	cfg, err := buildSpec(m, ig, "")
+	if err != nil {
+		return "", err
+	}
+	data, err := Encode(cfg)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// buildSpec is the part of ig's configuration that comes from the spec
+// alone: everything but keys, certificates and the encryption key.
+func buildSpec(m *api.Manifests, ig, lbDNSName string) (*NodeConfig, error) {
 	if m.Cluster == nil {
 		return nil, errors.New("node configuration: the manifests hold no Cluster")
 	}
@@ -105,17 +169,11 @@ func Build(ctx context.Context, m *api.Manifests, ig string, ks *pki.Keystore, l
 		Keys:         map[string]pki.PrivateKeyPEM{},
 	}
 	maps.Copy(cfg.Kubelet.NodeLabels, g.Spec.NodeLabels)
-	certs, keys := nodeCerts, nodeKeys
 	if g.Spec.Role == api.RoleControlPlane {
-		cp, memberCerts, err := controlPlane(m, ig)
+		cp, err := controlPlane(m, ig)
 		if err != nil {
 			return nil, err
 		}
-		key, err := pki.NewSecrets(ks.Store(), c.Metadata.Name).Get(ctx, pki.EncryptionKey)
-		if err != nil {
-			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
-		}
-		cp.EncryptionKey = pki.SecretString(key)
 		cfg.ControlPlane = cp
 		// The kubelet of a control-plane node talks to its own apiserver,
 		// which it runs as a static pod: no load balancer in the way.
@@ -126,24 +184,6 @@ func Build(ctx context.Context, m *api.Manifests, ig string, ks *pki.Keystore, l
 		cfg.Images.KubeControllerManager = registry + "/kube-controller-manager:" + v
 		cfg.Images.KubeScheduler = registry + "/kube-scheduler:" + v
 		cfg.Kubelet.Taints = append([]string{"node-role.kubernetes.io/control-plane:NoSchedule"}, cfg.Kubelet.Taints...)
-		certs = slices.Concat(certs, controlPlaneCerts, memberCerts)
-		keys = slices.Concat(keys, controlPlaneKeys, memberCerts)
-	}
-	for _, id := range certs {
-		cert, err := ks.Certificate(ctx, id)
-		if err != nil {
-			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
-		}
-		cfg.Certificates[id] = string(pki.EncodeCertificate(cert))
-	}
-	for _, id := range keys {
-		kp, err := ks.Get(ctx, id)
-		if err != nil {
-			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
-		}
-		if cfg.Keys[id], err = kp.PrivateKeyPEM(); err != nil {
-			return nil, fmt.Errorf("node configuration of %s: %w", ig, err)
-		}
 	}
 	return cfg, nil
 }
@@ -161,23 +201,21 @@ func workerAPIServer(c *api.Cluster, lbDNSName string) string {
 	return "https://" + lbDNSName
 }
 
-// controlPlane is the control-plane part of ig's configuration, and the IDs
-// of its etcd members' keypairs.
-func controlPlane(m *api.Manifests, ig string) (*ControlPlane, []string, error) {
+// controlPlane is the control-plane part of ig's configuration.
+func controlPlane(m *api.Manifests, ig string) (*ControlPlane, error) {
 	c := m.Cluster
 	cp := &ControlPlane{ServiceAccountIssuer: "https://" + pki.APIInternalName(c.Metadata.Name)}
-	var ids []string
 	for _, ec := range c.Spec.EtcdClusters {
 		ports, ok := etcdPorts[ec.Name]
 		if !ok {
-			return nil, nil, fmt.Errorf("node configuration of %s: etcd cluster %q: only main and events are supported", ig, ec.Name)
+			return nil, fmt.Errorf("node configuration of %s: etcd cluster %q: only main and events are supported", ig, ec.Name)
 		}
 		var mine *api.EtcdMemberSpec
 		var peers []EtcdPeer
 		for i, mem := range ec.Members {
 			if mem.InstanceGroup == ig {
 				if mine != nil {
-					return nil, nil, fmt.Errorf("node configuration of %s: etcd cluster %q has two members on it", ig, ec.Name)
+					return nil, fmt.Errorf("node configuration of %s: etcd cluster %q has two members on it", ig, ec.Name)
 				}
 				mine = &ec.Members[i]
 			}
@@ -185,7 +223,7 @@ func controlPlane(m *api.Manifests, ig string) (*ControlPlane, []string, error) 
 				PeerURL: fmt.Sprintf("https://%s:%d", pki.EtcdMemberDNSName(c.Metadata.Name, ec.Name, mem.Name), ports.peer)})
 		}
 		if mine == nil {
-			return nil, nil, fmt.Errorf("node configuration of %s: etcd cluster %q has no member on this control-plane group", ig, ec.Name)
+			return nil, fmt.Errorf("node configuration of %s: etcd cluster %q has no member on this control-plane group", ig, ec.Name)
 		}
 		cp.Etcd = append(cp.Etcd, EtcdMember{
 			Cluster: ec.Name, Name: mine.Name,
@@ -197,12 +235,11 @@ func controlPlane(m *api.Manifests, ig string) (*ControlPlane, []string, error) 
 				MountPath: EtcdMountPath(ec.Name),
 			},
 		})
-		ids = append(ids, pki.EtcdServerID(ec.Name, mine.Name), pki.EtcdPeerID(ec.Name, mine.Name))
 	}
 	if !slices.ContainsFunc(cp.Etcd, func(e EtcdMember) bool { return e.Cluster == "main" }) {
-		return nil, nil, fmt.Errorf("node configuration of %s: the cluster has no etcd cluster \"main\"", ig)
+		return nil, fmt.Errorf("node configuration of %s: the cluster has no etcd cluster \"main\"", ig)
 	}
-	return cp, ids, nil
+	return cp, nil
 }
 
 // ports are where one etcd cluster's member listens, and the device its

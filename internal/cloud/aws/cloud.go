@@ -77,6 +77,7 @@ type EC2API interface {
 // AutoScalingAPI is every Auto Scaling call kapstan makes.
 type AutoScalingAPI interface {
 	autoScalingGroupAPI
+	rollingAPI
 }
 
 // ELBv2API is every Elastic Load Balancing v2 call kapstan makes.

@@ -3,12 +3,15 @@ package kubetest
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // RegisterNode creates a Node named name with spec.providerID providerID
@@ -102,6 +105,8 @@ func readyCondition(ready bool, now metav1.Time) corev1.NodeCondition {
 //   - a pod that is not terminating and not Succeeded or Failed is marked
 //     Running, with every condition and container Ready (status
 //     subresource);
+//   - a pod bound to no node is bound to a Ready, uncordoned registered
+//     node (round-robin), as the scheduler would;
 //   - a pod with a deletionTimestamp (a graceful deletion, e.g. after an
 //     eviction) is deleted with GracePeriodSeconds=0 and a UID
 //     precondition, as a kubelet does once the containers stopped.
@@ -136,8 +141,29 @@ func (e *Env) kubeletSync(ctx context.Context) {
 	}
 	e.mu.Unlock()
 
+	schedulable := e.schedulableNodes(ctx, nodes)
 	for i := range pods.Items {
 		pod := &pods.Items[i]
+		if pod.Spec.NodeName == "" && pod.DeletionTimestamp == nil {
+			// Play the scheduler: round-robin over the Ready, uncordoned
+			// simulated nodes that match the pod's nodeSelector.
+			var fit []string
+			for _, n := range schedulable {
+				if labels.SelectorFromSet(pod.Spec.NodeSelector).Matches(labels.Set(n.Labels)) {
+					fit = append(fit, n.Name)
+				}
+			}
+			if len(fit) == 0 {
+				continue
+			}
+			e.bound++
+			node := fit[e.bound%len(fit)]
+			_ = e.Client.CoreV1().Pods(pod.Namespace).Bind(ctx, &corev1.Binding{
+				ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID},
+				Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+			}, metav1.CreateOptions{}) // a conflict is retried at the next tick
+			continue
+		}
 		if !nodes[pod.Spec.NodeName] {
 			continue
 		}
@@ -156,6 +182,29 @@ func (e *Env) kubeletSync(ctx context.Context) {
 			_ = err // a conflict is retried at the next tick
 		}
 	}
+}
+
+// schedulableNodes are the simulated nodes that are Ready and not
+// cordoned, by name.
+func (e *Env) schedulableNodes(ctx context.Context, simulated map[string]bool) []*corev1.Node {
+	list, err := e.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var out []*corev1.Node
+	for i := range list.Items {
+		n := &list.Items[i]
+		if !simulated[n.Name] || n.Spec.Unschedulable {
+			continue
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				out = append(out, n)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *corev1.Node) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // podRunningReady reports whether the pod is Running with Ready=True.

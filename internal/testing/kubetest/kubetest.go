@@ -24,6 +24,7 @@ package kubetest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -123,6 +124,9 @@ type Options struct {
 	// --controllers=disruption, so PodDisruptionBudgets get real status.
 	// Start does not wait for it; PDB status follows within seconds.
 	ControllerManager bool
+	// Controllers, if set with ControllerManager, are the controllers it
+	// runs instead of only "disruption" (e.g. "disruption,replicaset").
+	Controllers string
 }
 
 // Env is a running etcd + kube-apiserver (+ kube-controller-manager).
@@ -149,6 +153,8 @@ type Env struct {
 
 	mu    sync.Mutex
 	nodes map[string]bool // names registered with RegisterNode
+
+	bound int // pods the simulated scheduler bound, for round-robin; kubelet goroutine only
 }
 
 // process is one child with its log file.
@@ -267,7 +273,7 @@ func start(ctx context.Context, bins Binaries, opts Options) (_ *Env, err error)
 	if opts.ControllerManager {
 		if err := e.run(ControllerManager, bins.ControllerManager,
 			"--kubeconfig="+e.Kubeconfig,
-			"--controllers=disruption",
+			"--controllers="+cmp.Or(opts.Controllers, "disruption"),
 			"--leader-elect=false",
 			"--secure-port=0",
 			"--use-service-account-credentials=false",

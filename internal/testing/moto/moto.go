@@ -22,6 +22,7 @@ package moto
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +74,7 @@ type Server struct {
 	LogPath string
 
 	cmd      *exec.Cmd
+	fixDir   string        // holds sitecustomize.py (see pyfix), removed by Stop
 	exited   chan struct{} // closed when cmd.Wait returns
 	waitErr  error         // set before exited is closed
 	stopOnce sync.Once
@@ -126,6 +129,12 @@ func start(ctx context.Context, bin string) (*Server, error) {
 	}
 	// Not exec.CommandContext: ctx bounds the start, not the server's life.
 	s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	fix, err := writePyFix()
+	if err != nil {
+		return nil, fmt.Errorf("starting moto: %w", err)
+	}
+	s.fixDir = fix
+	s.cmd.Env = append(os.Environ(), "PYTHONPATH="+fix+string(os.PathListSeparator)+os.Getenv("PYTHONPATH"))
 	s.cmd.Stdout = logf
 	s.cmd.Stderr = logf
 	if err := s.cmd.Start(); err != nil {
@@ -141,6 +150,7 @@ func start(ctx context.Context, bin string) (*Server, error) {
 		s.kill() // before reading the log, so it is complete
 		tail := logTail(logf.Name())
 		os.Remove(logf.Name())
+		os.RemoveAll(s.fixDir)
 		err = fmt.Errorf("starting moto on port %d: %w\n--- %s log (tail) ---\n%s", port, err, Binary, tail)
 		if strings.Contains(tail, "Address already in use") {
 			return nil, &portInUseError{err}
@@ -212,6 +222,7 @@ func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		s.stopErr = s.kill()
 		os.Remove(s.LogPath)
+		os.RemoveAll(s.fixDir)
 	})
 	return s.stopErr
 }
@@ -364,4 +375,24 @@ func RunMain(m *testing.M, srv **Server) int {
 		}
 	}
 	return code
+}
+
+// pyFix is a sitecustomize.py that fixes a moto bug in the server's Python
+// (see the file for which). moto is still the real moto_server; only the
+// one broken function is wrapped.
+//
+//go:embed pyfix/sitecustomize.py
+var pyFix []byte
+
+// writePyFix writes pyFix to a new temporary folder for PYTHONPATH.
+func writePyFix() (string, error) {
+	dir, err := os.MkdirTemp("", "moto-pyfix-*")
+	if err != nil {
+		return "", fmt.Errorf("writing the moto fix: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sitecustomize.py"), pyFix, 0o644); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("writing the moto fix: %w", err)
+	}
+	return dir, nil
 }

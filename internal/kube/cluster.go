@@ -1,0 +1,198 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+
+	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
+)
+
+// Cloud is what validate and rolling-update need from the cloud. Reads are
+// never cached: each call shows the cloud as it is.
+type Cloud interface {
+	// Groups reads the cluster's Auto Scaling groups with their members
+	// and detached instances.
+	Groups(ctx context.Context) ([]Group, error)
+	// Detach takes instances out of group g without lowering its desired
+	// capacity, so g launches replacements while they keep running, and
+	// marks them so that a later run finds them.
+	Detach(ctx context.Context, g *Group, ids []string) error
+	// Terminate terminates an instance: a member of g through the group,
+	// which replaces it; a detached one directly.
+	Terminate(ctx context.Context, g *Group, id string, detached bool) error
+}
+
+// Cluster is a running cluster: its spec, its cloud and, unless only the
+// cloud is looked at, its API.
+type Cluster struct {
+	Spec  *api.Manifests
+	Cloud Cloud
+	// Client is the cluster's API; nil means cloud only (rolling-update
+	// --cloudonly), where nothing is validated or drained.
+	Client kubernetes.Interface
+	// Clock is the time source of waits; nil means the real clock.
+	Clock clock.WithTicker
+}
+
+func (c *Cluster) clock() clock.WithTicker {
+	if c.Clock == nil {
+		return clock.RealClock{}
+	}
+	return c.Clock
+}
+
+// Observe reads the cloud's groups, the nodes and the kube-system pods,
+// all at once.
+func (c *Cluster) Observe(ctx context.Context) (Observation, error) {
+	var obs Observation
+	var wg sync.WaitGroup
+	var cloudErr, nodesErr, podsErr error
+	wg.Go(func() { obs.Groups, cloudErr = c.Cloud.Groups(ctx) })
+	if c.Client != nil {
+		wg.Go(func() {
+			nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				nodesErr = fmt.Errorf("listing nodes: %w", err)
+				return
+			}
+			obs.Nodes = nodes.Items
+		})
+		wg.Go(func() {
+			pods, err := c.Client.CoreV1().Pods(metav1.NamespaceSystem).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				podsErr = fmt.Errorf("listing kube-system pods: %w", err)
+				return
+			}
+			obs.SystemPods = pods.Items
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(cloudErr, nodesErr, podsErr); err != nil {
+		return Observation{}, err
+	}
+	return obs, nil
+}
+
+// Validate observes the cluster once and validates it.
+func (c *Cluster) Validate(ctx context.Context, scope Scope) (Result, error) {
+	obs, err := c.Observe(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	return Validate(c.Spec, obs, scope), nil
+}
+
+// WaitOptions say how long and how often to validate.
+type WaitOptions struct {
+	// Timeout is how long to try; 0 means validate once.
+	Timeout time.Duration
+	// Interval is the time between validations.
+	Interval time.Duration
+	// Successes is how many validations in a row must pass (at least 1):
+	// a node that flaps between Ready and NotReady passes once but not
+	// several times in a row.
+	Successes int
+	// OnResult, if set, sees every result.
+	OnResult func(Result)
+}
+
+// InvalidError is a cluster that did not validate in time.
+type InvalidError struct {
+	// Result is the last validation.
+	Result Result
+	// Waited is how long it was tried.
+	Waited time.Duration
+}
+
+func (e *InvalidError) Error() string {
+	var b strings.Builder
+	if e.Waited > 0 {
+		fmt.Fprintf(&b, "cluster did not validate within %s; last failures:", e.Waited.Round(time.Millisecond))
+	} else {
+		b.WriteString("cluster is not valid:")
+	}
+	for _, f := range e.Result.Failures {
+		b.WriteString("\n  ")
+		b.WriteString(f.String())
+	}
+	return b.String()
+}
+
+// WaitValid validates until o.Successes validations in a row pass, or
+// o.Timeout passes (then an *InvalidError with the last result). Errors
+// reading the cloud or the API count as failed validations while time is
+// left: an API server being replaced does not answer for a moment.
+func (c *Cluster) WaitValid(ctx context.Context, scope Scope, o WaitOptions) (Result, error) {
+	clk := c.clock()
+	need := max(o.Successes, 1)
+	start := clk.Now()
+	var last Result
+	var lastErr error
+	streak := 0
+	for {
+		r, err := c.Validate(ctx, scope)
+		switch {
+		case err != nil:
+			lastErr, streak = err, 0
+			if ctx.Err() != nil {
+				return last, ctx.Err()
+			}
+		default:
+			lastErr, last = nil, r
+			if o.OnResult != nil {
+				o.OnResult(r)
+			}
+			if r.Valid() {
+				streak++
+			} else {
+				streak = 0
+			}
+		}
+		if streak >= need {
+			return last, nil
+		}
+		waited := clk.Since(start)
+		if waited >= o.Timeout {
+			if lastErr != nil {
+				return last, fmt.Errorf("cluster did not validate within %s: %w", o.Timeout, lastErr)
+			}
+			return last, &InvalidError{Result: last, Waited: o.Timeout}
+		}
+		t := clk.NewTimer(min(o.Interval, o.Timeout-waited))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return last, ctx.Err()
+		case <-t.C():
+		}
+	}
+}
+
+// nodeNames are the names of the nodes of instances, by instance ID, as
+// the API shows them now.
+func (c *Cluster) nodeNames(ctx context.Context, ids []string) (map[string]string, error) {
+	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := map[string]string{}
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		if id := InstanceID(n.Spec.ProviderID); want[id] {
+			out[id] = n.Name
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,313 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
+)
+
+// RollOptions tune a rolling update.
+type RollOptions struct {
+	Selection
+	// ValidationTimeout bounds each wait for new instances to join and
+	// the cluster to validate.
+	ValidationTimeout time.Duration
+	// DrainTimeout bounds the drain of one node.
+	DrainTimeout time.Duration
+	// Interval is how often the cloud and the API are looked at while
+	// waiting.
+	Interval time.Duration
+	// EvictionRetryDelay is the time between evictions a disruption budget
+	// refused.
+	EvictionRetryDelay time.Duration
+	// SkipPrevalidation starts without checking that the cluster is valid
+	// first.
+	SkipPrevalidation bool
+	// Log receives one line per step.
+	Log io.Writer
+}
+
+// RollError is a rolling update that stopped, with the group where it
+// stopped. Running it again continues from there.
+type RollError struct {
+	Group string
+	Err   error
+}
+
+func (e *RollError) Error() string {
+	return fmt.Sprintf("rolling update of instance group %s stopped: %v", e.Group, e.Err)
+}
+
+func (e *RollError) Unwrap() error { return e.Err }
+
+// RollingUpdate replaces the instances NeedsUpdate selects. Control-plane
+// groups go first, one instance at a time, then bastions, then the node
+// groups, in parallel with each other, each in batches as its Limits
+// allow: detach (the group launches replacements), wait until the
+// replacements are Ready nodes and the group validates, drain the old
+// nodes through the Eviction API, terminate them.
+//
+// It stops at the first group that fails (a node that never turns Ready,
+// a drain a disruption budget holds past the drain timeout); node groups
+// already rolling finish their current batch first. Everything it does is
+// visible in the cloud (detached instances are tagged), so running it
+// again continues where it stopped.
+//
+// With a nil Client (cloud only) nothing is validated or drained: the
+// waits are for the group's instance count only.
+func (c *Cluster) RollingUpdate(ctx context.Context, o RollOptions) ([]GroupUpdate, error) {
+	r := &roller{c: c, o: o, log: o.Log}
+	if r.log == nil {
+		r.log = io.Discard
+	}
+	groups, err := c.Cloud.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	updates := NeedsUpdate(c.Spec, groups, o.Selection)
+	var pending []GroupUpdate
+	for _, u := range updates {
+		if u.Pending() {
+			pending = append(pending, u)
+		}
+	}
+	if len(pending) == 0 {
+		return updates, nil
+	}
+	if c.Client != nil && !o.SkipPrevalidation {
+		res, err := c.Validate(ctx, nil)
+		if err != nil {
+			return updates, err
+		}
+		if !res.Valid() {
+			return updates, fmt.Errorf("not starting the rolling update: %w (fix it, or run with --cloudonly to replace instances without the API)",
+				&InvalidError{Result: res})
+		}
+	}
+	var nodes []GroupUpdate
+	for _, u := range pending {
+		if u.Role != api.RoleNode {
+			if err := r.rollGroup(ctx, u); err != nil {
+				return updates, err
+			}
+			continue
+		}
+		nodes = append(nodes, u)
+	}
+	// Node groups are independent: each keeps its own surge and
+	// unavailability limits, so they roll side by side. When one fails,
+	// the others stop after their current batch.
+	var wg sync.WaitGroup
+	errs := make([]error, len(nodes))
+	for i, u := range nodes {
+		wg.Go(func() { errs[i] = r.rollGroup(ctx, u) })
+	}
+	wg.Wait()
+	return updates, errors.Join(errs...)
+}
+
+// roller is one rolling update's run.
+type roller struct {
+	c    *Cluster
+	o    RollOptions
+	log  io.Writer
+	mu   sync.Mutex // serializes log lines
+	stop atomic.Bool
+}
+
+func (r *roller) logf(group, format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.log, "%s: %s\n", group, fmt.Sprintf(format, args...))
+}
+
+// rollGroup replaces the chosen instances of one group, batch by batch.
+func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
+	defer func() {
+		if err != nil {
+			r.stop.Store(true)
+			if !errors.As(err, new(*RollError)) {
+				err = &RollError{Group: u.Name, Err: err}
+			}
+		}
+	}()
+	ig := r.c.Spec.InstanceGroup(u.Name)
+	limits, err := GroupLimits(ig, max(u.Instances, u.Min))
+	if err != nil {
+		return err
+	}
+	replace := map[string]bool{}
+	for _, id := range slices.Concat(u.Replace, u.Detached) {
+		replace[id] = true
+	}
+	r.logf(u.Name, "replacing %d of %d instances, %d at a time (surge %d, unavailable %d)",
+		len(replace), u.Instances, limits.Surge+limits.Unavailable, limits.Surge, limits.Unavailable)
+	start := time.Now()
+	waitFirst := false
+	for done := 0; ; {
+		if waitFirst {
+			if err := r.waitGroup(ctx, u.Name); err != nil {
+				return err
+			}
+			waitFirst = false
+		}
+		if r.stop.Load() {
+			return fmt.Errorf("stopped after %d of %d instances because another group failed", done, len(replace))
+		}
+		g, err := r.group(ctx, u.Name)
+		if err != nil {
+			return err
+		}
+		b := NextBatch(g, replace, limits)
+		if b.Empty() {
+			r.logf(u.Name, "done: %d instances replaced in %s", done, time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		if len(b.Detach) > 0 {
+			if err := r.c.Cloud.Detach(ctx, g, b.Detach); err != nil {
+				return err
+			}
+			r.logf(u.Name, "detached %s; the group launches their replacements", strings.Join(b.Detach, ", "))
+		}
+		if len(b.Drain) > len(b.Direct) {
+			// Replacements of detached instances must be up before
+			// their old instances go.
+			if err := r.waitGroup(ctx, u.Name); err != nil {
+				return err
+			}
+		}
+		if err := r.drainAll(ctx, u.Name, b.Drain); err != nil {
+			return err
+		}
+		if err := r.terminateAll(ctx, g, b); err != nil {
+			return err
+		}
+		done += len(b.Drain)
+		// Members terminated through the group are replaced only now:
+		// wait for them before the next batch (or the end).
+		waitFirst = len(b.Direct) > 0
+		if waitFirst && done >= len(replace) {
+			if err := r.waitGroup(ctx, u.Name); err != nil {
+				return err
+			}
+			waitFirst = false
+		}
+	}
+}
+
+// group reads one group from the cloud.
+func (r *roller) group(ctx context.Context, name string) (*Group, error) {
+	groups, err := r.c.Cloud.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range groups {
+		if groups[i].Name == name {
+			return &groups[i], nil
+		}
+	}
+	return nil, fmt.Errorf("its Auto Scaling group is gone")
+}
+
+// waitGroup waits until the group's replacements are in: with the API,
+// until the group validates (its instances are Ready nodes, the control
+// plane is whole, critical pods run); cloud only, until it runs as many
+// instances as it wants.
+func (r *roller) waitGroup(ctx context.Context, name string) error {
+	start := time.Now()
+	if r.c.Client == nil {
+		return r.waitInstances(ctx, name)
+	}
+	_, err := r.c.WaitValid(ctx, Scope{name: true}, WaitOptions{Timeout: r.o.ValidationTimeout, Interval: r.o.Interval, Successes: 1})
+	if err != nil {
+		return fmt.Errorf("the new instances did not validate: %w", err)
+	}
+	r.logf(name, "new instances joined and the group validates (%s)", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// waitInstances waits until the group runs its desired number of
+// instances.
+func (r *roller) waitInstances(ctx context.Context, name string) error {
+	clk := r.c.clock()
+	deadline := clk.Now().Add(r.o.ValidationTimeout)
+	for {
+		g, err := r.group(ctx, name)
+		if err != nil {
+			return err
+		}
+		if len(g.Instances) >= g.Desired {
+			return nil
+		}
+		if !clk.Now().Before(deadline) {
+			return fmt.Errorf("the group runs %d of its %d instances after %s", len(g.Instances), g.Desired, r.o.ValidationTimeout)
+		}
+		t := clk.NewTimer(r.o.Interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C():
+		}
+	}
+}
+
+// drainAll drains the nodes of a batch's instances, in parallel.
+func (r *roller) drainAll(ctx context.Context, group string, batch []Instance) error {
+	if r.c.Client == nil {
+		return nil
+	}
+	ids := make([]string, len(batch))
+	for i, in := range batch {
+		ids[i] = in.ID
+	}
+	names, err := r.c.nodeNames(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(batch))
+	for i, in := range batch {
+		node, ok := names[in.ID]
+		if !ok {
+			continue // never joined: nothing to drain
+		}
+		wg.Go(func() {
+			t := time.Now()
+			errs[i] = Drain(ctx, r.c.Client, node, DrainOptions{Timeout: r.o.DrainTimeout, RetryDelay: r.o.EvictionRetryDelay})
+			if errs[i] == nil {
+				r.logf(group, "drained node %s (%s) in %s", node, in.ID, time.Since(t).Round(time.Millisecond))
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// terminateAll terminates a batch's instances, in parallel.
+func (r *roller) terminateAll(ctx context.Context, g *Group, b Batch) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(b.Drain))
+	for i, in := range b.Drain {
+		detached := !slices.Contains(b.Direct, in.ID)
+		wg.Go(func() { errs[i] = r.c.Cloud.Terminate(ctx, g, in.ID, detached) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	ids := make([]string, len(b.Drain))
+	for i, in := range b.Drain {
+		ids[i] = in.ID
+	}
+	r.logf(g.Name, "terminated %s", strings.Join(ids, ", "))
+	return nil
+}
