@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -40,6 +41,8 @@ import (
 func main() {
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	rssProbe := flag.Int("rss-probe", 0, "internal: plan N instance groups and print the peak RSS in MB")
+	only := flag.String("only", "", "measure only this group of metrics: rolling")
+	verbose := flag.Bool("v", false, "print the rolling updates' progress")
 	flag.Parse()
 	if *rssProbe > 0 {
 		if err := probeRSS(*rssProbe); err != nil {
@@ -49,7 +52,15 @@ func main() {
 		return
 	}
 	results := map[string]float64{}
-	if err := run(context.Background(), results); err != nil {
+	var log io.Writer = io.Discard
+	if *verbose {
+		log = &stampWriter{w: os.Stderr, start: time.Now()}
+	}
+	measure := run
+	if *only == "rolling" {
+		measure = runRolling
+	}
+	if err := measure(context.Background(), results, log); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -59,7 +70,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, r map[string]float64) error {
+func run(ctx context.Context, r map[string]float64, log io.Writer) error {
 	if err := planMetrics(r); err != nil {
 		return err
 	}
@@ -74,7 +85,20 @@ func run(ctx context.Context, r map[string]float64) error {
 		return err
 	}
 	defer srv.Stop()
-	return applyMetrics(ctx, srv, r)
+	if err := applyMetrics(ctx, srv, r); err != nil {
+		return err
+	}
+	return rollingMetrics(ctx, srv, r, log)
+}
+
+// runRolling measures the rolling update only.
+func runRolling(ctx context.Context, r map[string]float64, log io.Writer) error {
+	srv, err := moto.Start(ctx)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	return rollingMetrics(ctx, srv, r, log)
 }
 
 // noCloud finds nothing and costs nothing: planning against it measures
@@ -399,4 +423,17 @@ func write(path string, r map[string]float64) error {
 	}
 	fmt.Printf("\nwritten to %s\n", path)
 	return nil
+}
+
+// stampWriter prefixes each write with the milliseconds since start.
+type stampWriter struct {
+	w     io.Writer
+	start time.Time
+}
+
+func (s *stampWriter) Write(p []byte) (int, error) {
+	if _, err := fmt.Fprintf(s.w, "%8.1fms %s", ms(time.Since(s.start)), p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

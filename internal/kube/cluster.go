@@ -21,13 +21,17 @@ type Cloud interface {
 	// Groups reads the cluster's Auto Scaling groups with their members
 	// and detached instances.
 	Groups(ctx context.Context) ([]Group, error)
-	// Detach takes instances out of group g without lowering its desired
-	// capacity, so g launches replacements while they keep running, and
-	// marks them so that a later run finds them.
+	// Mark marks members of g that a rolling update is about to replace,
+	// so that once detached they are still found as g's: by a later batch,
+	// or by the next run if this one is interrupted.
+	Mark(ctx context.Context, g *Group, ids []string) error
+	// Detach takes marked instances out of group g without lowering its
+	// desired capacity, so g launches replacements while they keep
+	// running.
 	Detach(ctx context.Context, g *Group, ids []string) error
-	// Terminate terminates an instance: a member of g through the group,
-	// which replaces it; a detached one directly.
-	Terminate(ctx context.Context, g *Group, id string, detached bool) error
+	// Terminate terminates instances: members of g through the group,
+	// which replaces them; detached ones directly.
+	Terminate(ctx context.Context, g *Group, ids []string, detached bool) error
 }
 
 // Cluster is a running cluster: its spec, its cloud and, unless only the
@@ -131,22 +135,33 @@ func (e *InvalidError) Error() string {
 // reading the cloud or the API count as failed validations while time is
 // left: an API server being replaced does not answer for a moment.
 func (c *Cluster) WaitValid(ctx context.Context, scope Scope, o WaitOptions) (Result, error) {
+	r, _, err := c.waitValid(ctx, scope, o)
+	return r, err
+}
+
+// waitValid is WaitValid, also returning the observation that passed.
+func (c *Cluster) waitValid(ctx context.Context, scope Scope, o WaitOptions) (Result, Observation, error) {
 	clk := c.clock()
 	need := max(o.Successes, 1)
 	start := clk.Now()
 	var last Result
+	var lastObs Observation
 	var lastErr error
 	streak := 0
 	for {
-		r, err := c.Validate(ctx, scope)
+		obs, err := c.Observe(ctx)
+		var r Result
+		if err == nil {
+			r = Validate(c.Spec, obs, scope)
+		}
 		switch {
 		case err != nil:
 			lastErr, streak = err, 0
 			if ctx.Err() != nil {
-				return last, ctx.Err()
+				return last, lastObs, ctx.Err()
 			}
 		default:
-			lastErr, last = nil, r
+			lastErr, last, lastObs = nil, r, obs
 			if o.OnResult != nil {
 				o.OnResult(r)
 			}
@@ -157,20 +172,20 @@ func (c *Cluster) WaitValid(ctx context.Context, scope Scope, o WaitOptions) (Re
 			}
 		}
 		if streak >= need {
-			return last, nil
+			return last, lastObs, nil
 		}
 		waited := clk.Since(start)
 		if waited >= o.Timeout {
 			if lastErr != nil {
-				return last, fmt.Errorf("cluster did not validate within %s: %w", o.Timeout, lastErr)
+				return last, lastObs, fmt.Errorf("cluster did not validate within %s: %w", o.Timeout, lastErr)
 			}
-			return last, &InvalidError{Result: last, Waited: o.Timeout}
+			return last, lastObs, &InvalidError{Result: last, Waited: o.Timeout}
 		}
 		t := clk.NewTimer(min(o.Interval, o.Timeout-waited))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return last, ctx.Err()
+			return last, lastObs, ctx.Err()
 		case <-t.C():
 		}
 	}

@@ -161,11 +161,11 @@ func (c *recordingCloud) Detach(ctx context.Context, g *kube.Group, ids []string
 	return c.Cloud.Detach(ctx, g, ids)
 }
 
-func (c *recordingCloud) Terminate(ctx context.Context, g *kube.Group, id string, detached bool) error {
+func (c *recordingCloud) Terminate(ctx context.Context, g *kube.Group, ids []string, detached bool) error {
 	c.mu.Lock()
-	c.terminated = append(c.terminated, id)
+	c.terminated = append(c.terminated, ids...)
 	c.mu.Unlock()
-	return c.Cloud.Terminate(ctx, g, id, detached)
+	return c.Cloud.Terminate(ctx, g, ids, detached)
 }
 
 func ids(instances []kube.Instance) []string {

@@ -150,11 +150,24 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
 	}
 	r.logf(u.Name, "replacing %d of %d instances, %d at a time (surge %d, unavailable %d)",
 		len(replace), u.Instances, limits.Surge+limits.Unavailable, limits.Surge, limits.Unavailable)
+	if len(u.Replace) > 0 && limits.Surge > 0 {
+		g, err := r.group(ctx, u.Name)
+		if err != nil {
+			return err
+		}
+		if err := r.c.Cloud.Mark(ctx, g, u.Replace); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	waitFirst := false
+	// seen is the group as the last wait saw it, once the batch it waited
+	// for is taken out: the next batch is chosen from it without reading
+	// the group again.
+	var seen *Group
 	for done := 0; ; {
 		if waitFirst {
-			if err := r.waitGroup(ctx, u.Name); err != nil {
+			if seen, err = r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
 			waitFirst = false
@@ -162,10 +175,13 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
 		if r.stop.Load() {
 			return fmt.Errorf("stopped after %d of %d instances because another group failed", done, len(replace))
 		}
-		g, err := r.group(ctx, u.Name)
-		if err != nil {
-			return err
+		g := seen
+		if g == nil {
+			if g, err = r.group(ctx, u.Name); err != nil {
+				return err
+			}
 		}
+		seen = nil
 		b := NextBatch(g, replace, limits)
 		if b.Empty() {
 			r.logf(u.Name, "done: %d instances replaced in %s", done, time.Since(start).Round(time.Millisecond))
@@ -180,7 +196,7 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
 		if len(b.Drain) > len(b.Direct) {
 			// Replacements of detached instances must be up before
 			// their old instances go.
-			if err := r.waitGroup(ctx, u.Name); err != nil {
+			if seen, err = r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
 		}
@@ -191,11 +207,14 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
 			return err
 		}
 		done += len(b.Drain)
+		if seen != nil {
+			seen.forget(b.Drain)
+		}
 		// Members terminated through the group are replaced only now:
 		// wait for them before the next batch (or the end).
 		waitFirst = len(b.Direct) > 0
 		if waitFirst && done >= len(replace) {
-			if err := r.waitGroup(ctx, u.Name); err != nil {
+			if _, err := r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
 			waitFirst = false
@@ -220,41 +239,46 @@ func (r *roller) group(ctx context.Context, name string) (*Group, error) {
 // waitGroup waits until the group's replacements are in: with the API,
 // until the group validates (its instances are Ready nodes, the control
 // plane is whole, critical pods run); cloud only, until it runs as many
-// instances as it wants.
-func (r *roller) waitGroup(ctx context.Context, name string) error {
+// instances as it wants. It returns the group as it saw it last.
+func (r *roller) waitGroup(ctx context.Context, name string) (*Group, error) {
 	start := time.Now()
 	if r.c.Client == nil {
 		return r.waitInstances(ctx, name)
 	}
-	_, err := r.c.WaitValid(ctx, Scope{name: true}, WaitOptions{Timeout: r.o.ValidationTimeout, Interval: r.o.Interval, Successes: 1})
+	_, obs, err := r.c.waitValid(ctx, Scope{name: true}, WaitOptions{Timeout: r.o.ValidationTimeout, Interval: r.o.Interval, Successes: 1})
 	if err != nil {
-		return fmt.Errorf("the new instances did not validate: %w", err)
+		return nil, fmt.Errorf("the new instances did not validate: %w", err)
 	}
 	r.logf(name, "new instances joined and the group validates (%s)", time.Since(start).Round(time.Millisecond))
-	return nil
+	for i := range obs.Groups {
+		if obs.Groups[i].Name == name {
+			return &obs.Groups[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // waitInstances waits until the group runs its desired number of
-// instances.
-func (r *roller) waitInstances(ctx context.Context, name string) error {
+// instances, and returns it.
+func (r *roller) waitInstances(ctx context.Context, name string) (*Group, error) {
 	clk := r.c.clock()
 	deadline := clk.Now().Add(r.o.ValidationTimeout)
 	for {
 		g, err := r.group(ctx, name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(g.Instances) >= g.Desired {
-			return nil
+			return g, nil
 		}
 		if !clk.Now().Before(deadline) {
-			return fmt.Errorf("the group runs %d of its %d instances after %s", len(g.Instances), g.Desired, r.o.ValidationTimeout)
+			return nil, fmt.Errorf("the group runs %d of its %d instances after %s", len(g.Instances), g.Desired, r.o.ValidationTimeout)
 		}
 		t := clk.NewTimer(r.o.Interval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-t.C():
 		}
 	}
@@ -292,22 +316,36 @@ func (r *roller) drainAll(ctx context.Context, group string, batch []Instance) e
 	return errors.Join(errs...)
 }
 
-// terminateAll terminates a batch's instances, in parallel.
+// terminateAll terminates a batch's instances: the detached ones in one
+// call, the members through their group.
 func (r *roller) terminateAll(ctx context.Context, g *Group, b Batch) error {
+	var detached []string
+	for _, in := range b.Drain {
+		if !slices.Contains(b.Direct, in.ID) {
+			detached = append(detached, in.ID)
+		}
+	}
 	var wg sync.WaitGroup
-	errs := make([]error, len(b.Drain))
-	for i, in := range b.Drain {
-		detached := !slices.Contains(b.Direct, in.ID)
-		wg.Go(func() { errs[i] = r.c.Cloud.Terminate(ctx, g, in.ID, detached) })
+	var errDetached, errDirect error
+	if len(detached) > 0 {
+		wg.Go(func() { errDetached = r.c.Cloud.Terminate(ctx, g, detached, true) })
+	}
+	if len(b.Direct) > 0 {
+		wg.Go(func() { errDirect = r.c.Cloud.Terminate(ctx, g, b.Direct, false) })
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(errDetached, errDirect); err != nil {
 		return err
 	}
-	ids := make([]string, len(b.Drain))
-	for i, in := range b.Drain {
-		ids[i] = in.ID
-	}
-	r.logf(g.Name, "terminated %s", strings.Join(ids, ", "))
+	r.logf(g.Name, "terminated %s", strings.Join(slices.Concat(detached, b.Direct), ", "))
 	return nil
+}
+
+// forget takes terminated instances out of the group.
+func (g *Group) forget(gone []Instance) {
+	isGone := func(in Instance) bool {
+		return slices.ContainsFunc(gone, func(x Instance) bool { return x.ID == in.ID })
+	}
+	g.Instances = slices.DeleteFunc(g.Instances, isGone)
+	g.Detached = slices.DeleteFunc(g.Detached, isGone)
 }

@@ -107,8 +107,9 @@ func (c *scriptedCloud) Groups(context.Context) ([]Group, error) {
 	}
 	return []Group{g}, nil
 }
-func (c *scriptedCloud) Detach(context.Context, *Group, []string) error        { return nil }
-func (c *scriptedCloud) Terminate(context.Context, *Group, string, bool) error { return nil }
+func (c *scriptedCloud) Mark(context.Context, *Group, []string) error            { return nil }
+func (c *scriptedCloud) Detach(context.Context, *Group, []string) error          { return nil }
+func (c *scriptedCloud) Terminate(context.Context, *Group, []string, bool) error { return nil }
 
 // TestWaitValidNeedsSuccessesInARow: one pass between failures is not
 // enough; Successes passes in a row are; and the timeout gives the last

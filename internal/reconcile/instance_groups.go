@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"context"
+	"errors"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -14,16 +16,20 @@ import (
 func InstanceGroups(cfg aws.Config, cluster, region string) kube.Cloud {
 	cfg = cfg.Copy()
 	cfg.Region = region
-	return &groupsCloud{c: awscloud.New(awscloud.NewClients(cfg), cluster, region)}
+	c := awscloud.New(awscloud.NewClients(cfg), cluster, region)
+	return &groupsCloud{c: c, r: awscloud.NewGroupReader(c)}
 }
 
 // groupsCloud adapts the AWS cloud to kube.Cloud.
-type groupsCloud struct{ c *awscloud.Cloud }
+type groupsCloud struct {
+	c *awscloud.Cloud
+	r *awscloud.GroupReader
+}
 
 var _ kube.Cloud = (*groupsCloud)(nil)
 
 func (g *groupsCloud) Groups(ctx context.Context) ([]kube.Group, error) {
-	states, err := g.c.InstanceGroups(ctx)
+	states, err := g.r.InstanceGroups(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -48,13 +54,23 @@ func instances(in []awscloud.InstanceState) []kube.Instance {
 	return out
 }
 
+func (g *groupsCloud) Mark(ctx context.Context, grp *kube.Group, ids []string) error {
+	return g.c.MarkForReplacement(ctx, grp.CloudName, ids)
+}
+
 func (g *groupsCloud) Detach(ctx context.Context, grp *kube.Group, ids []string) error {
 	return g.c.DetachInstances(ctx, grp.CloudName, ids)
 }
 
-func (g *groupsCloud) Terminate(ctx context.Context, grp *kube.Group, id string, detached bool) error {
+func (g *groupsCloud) Terminate(ctx context.Context, grp *kube.Group, ids []string, detached bool) error {
 	if detached {
-		return g.c.TerminateInstance(ctx, "", id)
+		return g.c.TerminateInstances(ctx, ids)
 	}
-	return g.c.TerminateInstance(ctx, grp.CloudName, id)
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		wg.Go(func() { errs[i] = g.c.TerminateGroupInstance(ctx, grp.CloudName, id) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -2,10 +2,12 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -19,11 +21,12 @@ const (
 	// TagInstanceGroup names an instance's instance group; the model puts
 	// it in every launch template's instance tags.
 	TagInstanceGroup = "kapstan.io/instancegroup"
-	// TagDetached marks an instance that rolling-update detached from its
-	// Auto Scaling group (value: the group's name) so that the group
-	// launches its replacement first. Outside the group the instance would
-	// otherwise be forgotten; the tag is how an interrupted rolling update
-	// finds it again, drains it and terminates it.
+	// TagDetached marks an instance that rolling-update will replace
+	// (value: its Auto Scaling group's name). It detaches such instances so
+	// that the group launches their replacements first; outside the group
+	// an instance would otherwise be forgotten, and the tag is how a later
+	// batch, or the next run after an interrupted one, finds it again,
+	// drains it and terminates it.
 	TagDetached = "kapstan.io/detached"
 	// tagTemplateVersion is set by EC2 on every instance launched from a
 	// launch template: the version it was launched with.
@@ -39,7 +42,7 @@ type rollingAPI interface {
 }
 
 // GroupState is an instance group's Auto Scaling group as it is now, with
-// its instances. It is read fresh on every call, never cached.
+// its instances.
 type GroupState struct {
 	// InstanceGroup is the kapstan instance group; GroupName the Auto
 	// Scaling group's AWS name.
@@ -62,31 +65,119 @@ type InstanceState struct {
 	Zone string
 	// PrivateDNSName is the name its Node registers with.
 	PrivateDNSName string
-	// State is EC2's: pending, running, shutting-down, ...
+	// State is EC2's (pending, running, ...) when the instance was first read.
 	State string
 	// Lifecycle is Auto Scaling's (Pending, InService, Terminating, ...);
 	// "" for a detached instance.
 	Lifecycle string
 	// LaunchTemplateVersion is the version the instance was launched with.
 	LaunchTemplateVersion string
+
+	detachedFrom string // the TagDetached value
 }
 
-// InstanceGroups reads every Auto Scaling group of the cluster and its
-// instances: one DescribeAutoScalingGroups and one DescribeInstances (plus
-// one DescribeLaunchTemplates when a group names "$Latest" or "$Default").
+// GroupReader reads a cluster's Auto Scaling groups and their instances
+// again and again, as validate and rolling-update poll them. What never
+// changes about an instance (its zone, DNS name, launch-template version)
+// is read once and remembered, so a poll costs one DescribeAutoScalingGroups
+// and one small DescribeInstances for detached instances, plus one for
+// instances not seen before.
+type GroupReader struct {
+	c     *Cloud
+	mu    sync.Mutex
+	known map[string]InstanceState
+}
+
+// NewGroupReader makes a GroupReader for c's cluster.
+func NewGroupReader(c *Cloud) *GroupReader {
+	return &GroupReader{c: c, known: map[string]InstanceState{}}
+}
+
+// InstanceGroups reads every Auto Scaling group of the cluster, with its
+// members and the instances rolling-update detached from it.
 //
 // An instance's launch-template version comes from the tag EC2 puts on it
 // (aws:ec2launchtemplate:version), not from DescribeAutoScalingGroups'
 // Instances[].LaunchTemplate.Version. On AWS the two agree; moto reports
 // there the template's current default version for every instance, which
 // would hide every instance that needs replacing.
-func (c *Cloud) InstanceGroups(ctx context.Context) ([]GroupState, error) {
+func (r *GroupReader) InstanceGroups(ctx context.Context) ([]GroupState, error) {
 	var groups []GroupState
+	var detached []InstanceState
+	var asgErr, detErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { groups, asgErr = r.autoScalingGroups(ctx) })
+	wg.Go(func() { detached, detErr = r.describe(ctx, nil, true) })
+	wg.Wait()
+	if err := errors.Join(asgErr, detErr); err != nil {
+		return nil, err
+	}
 	byName := map[string]int{}
+	for i, g := range groups {
+		byName[g.GroupName] = i
+	}
+	var unknown []string
+	r.mu.Lock()
+	for _, g := range groups {
+		for _, m := range g.Instances {
+			if _, ok := r.known[m.ID]; !ok {
+				unknown = append(unknown, m.ID)
+			}
+		}
+	}
+	r.mu.Unlock()
+	if len(unknown) > 0 {
+		if _, err := r.describe(ctx, unknown, false); err != nil {
+			return nil, err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for gi := range groups {
+		g := &groups[gi]
+		kept := g.Instances[:0]
+		for _, m := range g.Instances {
+			d, ok := r.known[m.ID]
+			if !ok {
+				continue // terminated since the group was read
+			}
+			d.Lifecycle = m.Lifecycle
+			if d.Zone == "" {
+				d.Zone = m.Zone
+			}
+			kept = append(kept, d)
+		}
+		g.Instances = kept
+		slices.SortFunc(g.Instances, func(a, b InstanceState) int { return strings.Compare(a.ID, b.ID) })
+	}
+	for _, d := range detached {
+		i, ok := byName[d.detachedFrom]
+		if !ok {
+			continue
+		}
+		g := &groups[i]
+		// AWS may list a detaching instance as a member for a moment:
+		// then it is a member.
+		if !slices.ContainsFunc(g.Instances, func(m InstanceState) bool { return m.ID == d.ID }) {
+			g.Detached = append(g.Detached, d)
+		}
+	}
+	for gi := range groups {
+		slices.SortFunc(groups[gi].Detached, func(a, b InstanceState) int { return strings.Compare(a.ID, b.ID) })
+	}
+	slices.SortFunc(groups, func(a, b GroupState) int { return strings.Compare(a.InstanceGroup, b.InstanceGroup) })
+	return groups, nil
+}
+
+// autoScalingGroups reads the cluster's groups and their members' IDs.
+func (r *GroupReader) autoScalingGroups(ctx context.Context) ([]GroupState, error) {
+	c := r.c
+	var groups []GroupState
 	p := autoscaling.NewDescribeAutoScalingGroupsPaginator(c.AutoScaling, &autoscaling.DescribeAutoScalingGroupsInput{
 		Filters: []astypes.Filter{{Name: aws.String("tag:" + TagKubernetesCluster), Values: []string{c.Cluster}}},
 	})
 	templates := map[string]string{} // group name → template id, when its version must be resolved
+	byName := map[string]int{}
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -121,11 +212,59 @@ func (c *Cloud) InstanceGroups(ctx context.Context) ([]GroupState, error) {
 	if err := c.resolveVersions(ctx, groups, byName, templates); err != nil {
 		return nil, err
 	}
-	if err := c.addInstanceDetails(ctx, groups, byName); err != nil {
-		return nil, err
-	}
-	slices.SortFunc(groups, func(a, b GroupState) int { return strings.Compare(a.InstanceGroup, b.InstanceGroup) })
 	return groups, nil
+}
+
+// describe reads instances: those with ids (remembering them), or, with
+// detached, the cluster's live instances that rolling-update detached.
+func (r *GroupReader) describe(ctx context.Context, ids []string, detached bool) ([]InstanceState, error) {
+	in := &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:" + TagKubernetesCluster), Values: []string{r.c.Cluster}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}},
+	}}
+	if detached {
+		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String("tag-key"), Values: []string{TagDetached}})
+	} else {
+		in.InstanceIds = ids
+	}
+	var out []InstanceState
+	p := ec2.NewDescribeInstancesPaginator(r.c.EC2, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			if !detached && isNotFound(err) {
+				return nil, nil // one of them was terminated meanwhile: read it next time
+			}
+			return nil, fmt.Errorf("listing instances of %s: %w", r.c.Cluster, err)
+		}
+		for _, res := range page.Reservations {
+			for _, inst := range res.Instances {
+				tags := map[string]string{}
+				for _, t := range inst.Tags {
+					tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+				}
+				st := InstanceState{
+					ID: aws.ToString(inst.InstanceId), PrivateDNSName: aws.ToString(inst.PrivateDnsName),
+					LaunchTemplateVersion: tags[tagTemplateVersion], detachedFrom: tags[TagDetached],
+				}
+				if inst.Placement != nil {
+					st.Zone = aws.ToString(inst.Placement.AvailabilityZone)
+				}
+				if inst.State != nil {
+					st.State = string(inst.State.Name)
+				}
+				out = append(out, st)
+			}
+		}
+	}
+	if !detached {
+		r.mu.Lock()
+		for _, st := range out {
+			r.known[st.ID] = st
+		}
+		r.mu.Unlock()
+	}
+	return out, nil
 }
 
 // groupTemplate is the launch template a group launches from.
@@ -171,81 +310,28 @@ func (c *Cloud) resolveVersions(ctx context.Context, groups []GroupState, byName
 	return nil
 }
 
-// addInstanceDetails reads the cluster's live instances in one call and
-// fills in the groups' members and detached instances.
-func (c *Cloud) addInstanceDetails(ctx context.Context, groups []GroupState, byName map[string]int) error {
-	p := ec2.NewDescribeInstancesPaginator(c.EC2, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("tag:" + TagKubernetesCluster), Values: []string{c.Cluster}},
-		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running", "stopping", "stopped"}},
-	}})
-	details := map[string]InstanceState{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("listing instances of %s: %w", c.Cluster, err)
-		}
-		for _, r := range page.Reservations {
-			for _, in := range r.Instances {
-				tags := map[string]string{}
-				for _, t := range in.Tags {
-					tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-				}
-				st := InstanceState{
-					ID: aws.ToString(in.InstanceId), PrivateDNSName: aws.ToString(in.PrivateDnsName),
-					LaunchTemplateVersion: tags[tagTemplateVersion],
-				}
-				if in.Placement != nil {
-					st.Zone = aws.ToString(in.Placement.AvailabilityZone)
-				}
-				if in.State != nil {
-					st.State = string(in.State.Name)
-				}
-				details[st.ID] = st
-				if asg := tags[TagDetached]; asg != "" {
-					if i, ok := byName[asg]; ok {
-						groups[i].Detached = append(groups[i].Detached, st)
-					}
-				}
-			}
-		}
+// MarkForReplacement tags members of groupName that a rolling update will
+// replace. Tagged and outside the group, an instance is one rolling-update
+// detached and has not terminated yet: that is how a later batch or an
+// interrupted run's next run finds it. Tagged and still a member, it is
+// only about to be replaced. One call for all of them.
+func (c *Cloud) MarkForReplacement(ctx context.Context, groupName string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	for gi := range groups {
-		g := &groups[gi]
-		kept := g.Instances[:0]
-		for _, m := range g.Instances {
-			d, ok := details[m.ID]
-			if !ok {
-				continue // terminated since the group was read
-			}
-			d.Lifecycle = m.Lifecycle
-			if d.Zone == "" {
-				d.Zone = m.Zone
-			}
-			kept = append(kept, d)
-		}
-		g.Instances = kept
-		// A detached instance that shows up as a member again (AWS lists
-		// a detaching instance for a moment) is a member.
-		g.Detached = slices.DeleteFunc(g.Detached, func(d InstanceState) bool {
-			return slices.ContainsFunc(g.Instances, func(m InstanceState) bool { return m.ID == d.ID })
-		})
-		slices.SortFunc(g.Instances, func(a, b InstanceState) int { return strings.Compare(a.ID, b.ID) })
-		slices.SortFunc(g.Detached, func(a, b InstanceState) int { return strings.Compare(a.ID, b.ID) })
+	if _, err := c.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids,
+		Tags: []ec2types.Tag{{Key: aws.String(TagDetached), Value: aws.String(groupName)}}}); err != nil {
+		return fmt.Errorf("tagging %s for replacement in %s: %w", strings.Join(ids, ", "), groupName, err)
 	}
 	return nil
 }
 
 // DetachInstances takes instances out of their Auto Scaling group without
 // lowering its desired capacity, so the group launches their replacements
-// at once while they keep running. They are tagged first, so that a run
-// interrupted after the detach still finds them.
+// at once while they keep running. Mark them first (MarkForReplacement).
 func (c *Cloud) DetachInstances(ctx context.Context, groupName string, ids []string) error {
 	if len(ids) == 0 {
 		return nil
-	}
-	if _, err := c.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: ids,
-		Tags: []ec2types.Tag{{Key: aws.String(TagDetached), Value: aws.String(groupName)}}}); err != nil {
-		return fmt.Errorf("tagging %s before detaching it from %s: %w", strings.Join(ids, ", "), groupName, err)
 	}
 	if _, err := c.rolling().DetachInstances(ctx, &autoscaling.DetachInstancesInput{
 		AutoScalingGroupName: aws.String(groupName), InstanceIds: ids,
@@ -256,17 +342,21 @@ func (c *Cloud) DetachInstances(ctx context.Context, groupName string, ids []str
 	return nil
 }
 
-// TerminateInstance terminates an instance. A member of groupName is
-// terminated through Auto Scaling without lowering the desired capacity,
-// so the group replaces it; a detached instance (groupName "") through
-// EC2, as its replacement already runs.
-func (c *Cloud) TerminateInstance(ctx context.Context, groupName, id string) error {
-	if groupName == "" {
-		if _, err := c.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil && !isNotFound(err) {
-			return fmt.Errorf("terminating instance %s: %w", id, err)
-		}
+// TerminateInstances terminates instances outside any group (detached
+// ones: their replacements already run), in one call.
+func (c *Cloud) TerminateInstances(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
 		return nil
 	}
+	if _, err := c.EC2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: ids}); err != nil && !isNotFound(err) {
+		return fmt.Errorf("terminating instances %s: %w", strings.Join(ids, ", "), err)
+	}
+	return nil
+}
+
+// TerminateGroupInstance terminates a member of groupName through Auto
+// Scaling without lowering the desired capacity, so the group replaces it.
+func (c *Cloud) TerminateGroupInstance(ctx context.Context, groupName, id string) error {
 	if _, err := c.rolling().TerminateInstanceInAutoScalingGroup(ctx, &autoscaling.TerminateInstanceInAutoScalingGroupInput{
 		InstanceId: aws.String(id), ShouldDecrementDesiredCapacity: aws.Bool(false),
 	}); err != nil {

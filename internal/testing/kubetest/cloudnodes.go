@@ -13,9 +13,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// InstanceLister is the EC2 call the node simulator makes.
+// InstanceLister is the EC2 calls the node simulator makes.
 type InstanceLister interface {
 	DescribeInstances(ctx context.Context, params *ec2.DescribeInstancesInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	DescribeInstanceStatus(ctx context.Context, params *ec2.DescribeInstanceStatusInput, optFns ...func(*ec2.Options)) (*ec2.DescribeInstanceStatusOutput, error)
 }
 
 // CloudNodes makes the cluster's EC2 instances into nodes, as their
@@ -40,15 +41,19 @@ type CloudNodes struct {
 // RunCloudNodes starts the simulator and returns at once; it runs until
 // ctx ends, and is waited for by the returned function. Pods on the nodes
 // it registers are run by [Env.RunKubelet], if started.
+//
+// It polls with DescribeInstanceStatus, which moto answers in about a
+// millisecond per instance, and describes only instances it has not seen:
+// DescribeInstances costs moto several milliseconds per instance, and the
+// simulator's lag is added to every boot.
 func (e *Env) RunCloudNodes(ctx context.Context, s CloudNodes) (wait func()) {
+	sim := &cloudNodes{CloudNodes: s, env: e, seen: map[string]*simInstance{}}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		firstSeen := map[string]time.Time{}
-		registered := map[string]string{} // instance → node name
 		tick := time.NewTicker(s.Interval)
 		defer tick.Stop()
 		for {
-			e.syncCloudNodes(ctx, s, firstSeen, registered)
+			sim.sync(ctx)
 			select {
 			case <-ctx.Done():
 				return
@@ -59,65 +64,108 @@ func (e *Env) RunCloudNodes(ctx context.Context, s CloudNodes) (wait func()) {
 	return wg.Wait
 }
 
-// syncCloudNodes is one pass of the simulator. Errors are retried at the
-// next pass.
-func (e *Env) syncCloudNodes(ctx context.Context, s CloudNodes, firstSeen map[string]time.Time, registered map[string]string) {
-	running := map[string]ec2types.Instance{}
-	p := ec2.NewDescribeInstancesPaginator(s.EC2, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
-		{Name: aws.String("tag:KubernetesCluster"), Values: []string{s.Cluster}},
-		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
-	}})
+// cloudNodes is the simulator's state; only its goroutine uses it.
+type cloudNodes struct {
+	CloudNodes
+	env  *Env
+	seen map[string]*simInstance // running instances by ID
+}
+
+type simInstance struct {
+	firstSeen time.Time
+	// node is the Node's name once registered; skip marks instances of
+	// other clusters and bastions, which never register.
+	node     string
+	skip     bool
+	instance ec2types.Instance
+}
+
+// sync is one pass of the simulator. Errors are retried at the next pass.
+func (s *cloudNodes) sync(ctx context.Context) {
+	running := map[string]bool{}
+	p := ec2.NewDescribeInstanceStatusPaginator(s.EC2, &ec2.DescribeInstanceStatusInput{
+		Filters: []ec2types.Filter{{Name: aws.String("instance-state-name"), Values: []string{"running"}}},
+	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return
 		}
-		for _, r := range page.Reservations {
-			for _, in := range r.Instances {
-				running[aws.ToString(in.InstanceId)] = in
-			}
+		for _, st := range page.InstanceStatuses {
+			running[aws.ToString(st.InstanceId)] = true
 		}
 	}
 	now := time.Now()
-	for id, in := range running {
-		if _, ok := registered[id]; ok {
+	var fresh []string
+	for id := range running {
+		if _, ok := s.seen[id]; !ok {
+			fresh = append(fresh, id)
+		}
+	}
+	if len(fresh) > 0 {
+		out, err := s.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: fresh})
+		if err != nil {
+			return
+		}
+		for _, r := range out.Reservations {
+			for _, in := range r.Instances {
+				si := &simInstance{firstSeen: now, instance: in}
+				si.skip = !hasTag(in, "KubernetesCluster", s.Cluster)
+				s.seen[aws.ToString(in.InstanceId)] = si
+			}
+		}
+	}
+	// Register the instances whose boot delay is over, side by side, as
+	// their kubelets would.
+	var wg sync.WaitGroup
+	for id, si := range s.seen {
+		if si.skip || si.node != "" || now.Sub(si.firstSeen) < s.BootDelay {
 			continue
 		}
-		seen, ok := firstSeen[id]
-		if !ok {
-			firstSeen[id] = now
-			seen = now
-		}
-		if now.Sub(seen) < s.BootDelay {
-			continue
-		}
-		name, labels := nodeIdentity(in)
+		name, labels := nodeIdentity(si.instance)
 		if name == "" || labels == nil {
+			si.skip = true
 			continue
 		}
 		zone := ""
-		if in.Placement != nil {
-			zone = aws.ToString(in.Placement.AvailabilityZone)
+		if si.instance.Placement != nil {
+			zone = aws.ToString(si.instance.Placement.AvailabilityZone)
 		}
 		ready := s.NeverReady == nil || !s.NeverReady(id)
-		err := e.RegisterNode(ctx, name, fmt.Sprintf("aws:///%s/%s", zone, id), labels, ready)
-		if err == nil || apierrors.IsAlreadyExists(err) {
-			registered[id] = name
-		}
+		wg.Go(func() {
+			err := s.env.RegisterNode(ctx, name, fmt.Sprintf("aws:///%s/%s", zone, id), labels, ready)
+			if err == nil || apierrors.IsAlreadyExists(err) {
+				si.node = name // each goroutine writes its own instance only
+			}
+		})
 	}
-	for id, name := range registered {
-		if _, ok := running[id]; ok {
+	wg.Wait()
+	for id, si := range s.seen {
+		if running[id] {
 			continue
 		}
-		err := e.Client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
-		if err == nil || apierrors.IsNotFound(err) {
-			delete(registered, id)
-			delete(firstSeen, id)
-			e.mu.Lock()
-			delete(e.nodes, name)
-			e.mu.Unlock()
+		if si.node != "" {
+			// The cloud controller deletes the Node of a terminated
+			// instance.
+			err := s.env.Client.CoreV1().Nodes().Delete(ctx, si.node, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				continue
+			}
+			s.env.mu.Lock()
+			delete(s.env.nodes, si.node)
+			s.env.mu.Unlock()
+		}
+		delete(s.seen, id)
+	}
+}
+
+func hasTag(in ec2types.Instance, key, value string) bool {
+	for _, t := range in.Tags {
+		if aws.ToString(t.Key) == key && aws.ToString(t.Value) == value {
+			return true
 		}
 	}
+	return false
 }
 
 // nodeIdentity is the name and labels a kubelet on the instance would
