@@ -37,8 +37,8 @@ unit:
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./internal/store/... ./internal/registry/...
 
-## bench: measure plan, apply, re-apply and delete; writes bench/results.json and prints a table.
-bench:
+## bench: measure plan, apply, re-apply, delete and rolling update; writes bench/results.json and prints a table.
+bench: kube-test-bins
 	$(GO) run ./hack/bench --out bench/results.json
 
 ## fuzz: run each fuzz target for FUZZTIME (the seed corpora run in `make test`).
