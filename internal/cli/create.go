@@ -160,21 +160,26 @@ func completeInstanceGroupNames(g *globals) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		cluster, _ := cmd.Flags().GetString("name")
-		if cluster == "" {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		reg, err := g.Registry(cmd.Context())
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		snap, err := reg.Get(cmd.Context(), cluster)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		var names []string
-		for _, ig := range snap.Manifests.InstanceGroups {
-			names = append(names, ig.Metadata.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
+		return instanceGroupsOf(cmd, g, cluster)
 	}
+}
+
+// instanceGroupsOf completes the names of cluster's instance groups.
+func instanceGroupsOf(cmd *cobra.Command, g *globals, cluster string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	if cluster == "" {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	reg, err := g.Registry(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	snap, err := reg.Get(cmd.Context(), cluster)
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var names []string
+	for _, ig := range snap.Manifests.InstanceGroups {
+		names = append(names, ig.Metadata.Name)
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -187,18 +187,6 @@ func completeGroupsOfClusterArg(g *globals) cobra.CompletionFunc {
 		if len(args) == 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		reg, err := g.Registry(cmd.Context())
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		snap, err := reg.Get(cmd.Context(), args[0])
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		var names []string
-		for _, ig := range snap.Manifests.InstanceGroups {
-			names = append(names, ig.Metadata.Name)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
+		return instanceGroupsOf(cmd, g, args[0])
 	}
 }
