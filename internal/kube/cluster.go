@@ -131,7 +131,9 @@ func (e *InvalidError) Error() string {
 }
 
 // WaitValid validates until o.Successes validations in a row pass, or
-// o.Timeout passes (then an *InvalidError with the last result). Errors
+// o.Timeout passes (then an *InvalidError with the last result). It looks
+// again every o.Interval, and, while the cluster fails, as soon as a node
+// changes. Errors
 // reading the cloud or the API count as failed validations while time is
 // left: an API server being replaced does not answer for a moment.
 func (c *Cluster) WaitValid(ctx context.Context, scope Scope, o WaitOptions) (Result, error) {
@@ -148,6 +150,9 @@ func (c *Cluster) waitValid(ctx context.Context, scope Scope, o WaitOptions) (Re
 	var lastObs Observation
 	var lastErr error
 	streak := 0
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	nodeChanged := c.watchNodes(watchCtx)
 	for {
 		obs, err := c.Observe(ctx)
 		var r Result
@@ -181,14 +186,55 @@ func (c *Cluster) waitValid(ctx context.Context, scope Scope, o WaitOptions) (Re
 			}
 			return last, lastObs, &InvalidError{Result: last, Waited: o.Timeout}
 		}
+		// While it fails, a node's change is worth a look at once; passes
+		// in a row are counted an interval apart, so a flap shows.
+		wake := nodeChanged
+		if streak > 0 {
+			wake = nil
+		}
 		t := clk.NewTimer(min(o.Interval, o.Timeout-waited))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return last, lastObs, ctx.Err()
 		case <-t.C():
+		case <-wake:
+			t.Stop()
 		}
 	}
+}
+
+// watchNodes returns a channel that receives when a node is added,
+// changed or deleted, until ctx ends, so a wait wakes up when a node
+// turns Ready rather than at its next poll. It returns nil (a channel that
+// never receives) if the watch cannot start; the wait then only polls.
+func (c *Cluster) watchNodes(ctx context.Context) <-chan struct{} {
+	if c.Client == nil {
+		return nil
+	}
+	w, err := c.Client.CoreV1().Nodes().Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	changed := make(chan struct{}, 1)
+	go func() {
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-w.ResultChan():
+				if !ok {
+					return // the wait goes on polling
+				}
+				select {
+				case changed <- struct{}{}:
+				default: // one wake-up pending is enough
+				}
+			}
+		}
+	}()
+	return changed
 }
 
 // nodeNames are the names of the nodes of instances, by instance ID, as

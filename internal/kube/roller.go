@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -68,11 +69,20 @@ func (c *Cluster) RollingUpdate(ctx context.Context, o RollOptions) ([]GroupUpda
 	if r.log == nil {
 		r.log = io.Discard
 	}
-	groups, err := c.Cloud.Groups(ctx)
+	// One look at the cloud and the API serves to choose what to replace,
+	// to check the cluster is valid before touching it, and to start the
+	// first batch.
+	var obs Observation
+	var err error
+	if c.Client != nil {
+		obs, err = c.Observe(ctx)
+	} else {
+		obs.Groups, err = c.Cloud.Groups(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
-	updates := NeedsUpdate(c.Spec, groups, o.Selection)
+	updates := NeedsUpdate(c.Spec, obs.Groups, o.Selection)
 	var pending []GroupUpdate
 	for _, u := range updates {
 		if u.Pending() {
@@ -83,19 +93,29 @@ func (c *Cluster) RollingUpdate(ctx context.Context, o RollOptions) ([]GroupUpda
 		return updates, nil
 	}
 	if c.Client != nil && !o.SkipPrevalidation {
-		res, err := c.Validate(ctx, nil)
-		if err != nil {
-			return updates, err
-		}
-		if !res.Valid() {
+		if res := Validate(c.Spec, obs, nil); !res.Valid() {
 			return updates, fmt.Errorf("not starting the rolling update: %w (fix it, or run with --cloudonly to replace instances without the API)",
 				&InvalidError{Result: res})
+		}
+	}
+	// The observation stays current for the groups that start at once:
+	// all of them, unless the control plane or bastions roll first.
+	firstLook := func(name string) *Group { return nil }
+	if !slices.ContainsFunc(pending, func(u GroupUpdate) bool { return u.Role != api.RoleNode }) {
+		firstLook = func(name string) *Group {
+			for i := range obs.Groups {
+				if obs.Groups[i].Name == name {
+					g := obs.Groups[i]
+					return &g
+				}
+			}
+			return nil
 		}
 	}
 	var nodes []GroupUpdate
 	for _, u := range pending {
 		if u.Role != api.RoleNode {
-			if err := r.rollGroup(ctx, u); err != nil {
+			if err := r.rollGroup(ctx, u, nil); err != nil {
 				return updates, err
 			}
 			continue
@@ -108,7 +128,7 @@ func (c *Cluster) RollingUpdate(ctx context.Context, o RollOptions) ([]GroupUpda
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))
 	for i, u := range nodes {
-		wg.Go(func() { errs[i] = r.rollGroup(ctx, u) })
+		wg.Go(func() { errs[i] = r.rollGroup(ctx, u, firstLook(u.Name)) })
 	}
 	wg.Wait()
 	return updates, errors.Join(errs...)
@@ -130,8 +150,23 @@ func (r *roller) logf(group, format string, args ...any) {
 }
 
 // rollGroup replaces the chosen instances of one group, batch by batch.
-func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
+// seen, if not nil, is the group as it is now.
+func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err error) {
+	// A batch's terminations run while the next batch is detached; they
+	// are joined before anything waits on them, and at the end.
+	var terminating chan error
+	join := func() error {
+		if terminating == nil {
+			return nil
+		}
+		err := <-terminating
+		terminating = nil
+		return err
+	}
 	defer func() {
+		if jerr := join(); err == nil {
+			err = jerr
+		}
 		if err != nil {
 			r.stop.Store(true)
 			if !errors.As(err, new(*RollError)) {
@@ -150,24 +185,28 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
 	}
 	r.logf(u.Name, "replacing %d of %d instances, %d at a time (surge %d, unavailable %d)",
 		len(replace), u.Instances, limits.Surge+limits.Unavailable, limits.Surge, limits.Unavailable)
-	if len(u.Replace) > 0 && limits.Surge > 0 {
-		g, err := r.group(ctx, u.Name)
-		if err != nil {
+	if seen == nil {
+		if seen, err = r.group(ctx, u.Name); err != nil {
 			return err
 		}
-		if err := r.c.Cloud.Mark(ctx, g, u.Replace); err != nil {
+	}
+	if len(u.Replace) > 0 && limits.Surge > 0 {
+		if err := r.c.Cloud.Mark(ctx, seen, u.Replace); err != nil {
 			return err
 		}
 	}
 	start := time.Now()
 	waitFirst := false
-	// seen is the group as the last wait saw it, once the batch it waited
-	// for is taken out: the next batch is chosen from it without reading
-	// the group again.
-	var seen *Group
+	// seen is the group as the last look saw it, less what was terminated
+	// since: the next batch is chosen from it without reading the group
+	// again. nodes are the nodes of that look, by instance ID.
+	var nodes map[string]string
 	for done := 0; ; {
 		if waitFirst {
-			if seen, err = r.waitGroup(ctx, u.Name); err != nil {
+			if err := join(); err != nil {
+				return err
+			}
+			if seen, nodes, err = r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
 			waitFirst = false
@@ -184,6 +223,9 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
 		seen = nil
 		b := NextBatch(g, replace, limits)
 		if b.Empty() {
+			if err := join(); err != nil {
+				return err
+			}
 			r.logf(u.Name, "done: %d instances replaced in %s", done, time.Since(start).Round(time.Millisecond))
 			return nil
 		}
@@ -193,28 +235,33 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate) (err error) {
 			}
 			r.logf(u.Name, "detached %s; the group launches their replacements", strings.Join(b.Detach, ", "))
 		}
+		if err := join(); err != nil {
+			return err
+		}
 		if len(b.Drain) > len(b.Direct) {
 			// Replacements of detached instances must be up before
 			// their old instances go.
-			if seen, err = r.waitGroup(ctx, u.Name); err != nil {
+			if seen, nodes, err = r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
 		}
-		if err := r.drainAll(ctx, u.Name, b.Drain); err != nil {
+		if err := r.drainAll(ctx, u.Name, b.Drain, nodes); err != nil {
 			return err
 		}
-		if err := r.terminateAll(ctx, g, b); err != nil {
-			return err
-		}
+		terminating = make(chan error, 1)
+		go func(g *Group, b Batch) { terminating <- r.terminateAll(ctx, g, b) }(g, b)
 		done += len(b.Drain)
 		if seen != nil {
 			seen.forget(b.Drain)
 		}
-		// Members terminated through the group are replaced only now:
-		// wait for them before the next batch (or the end).
+		// Members terminated through the group are replaced only once
+		// terminated: wait for them before the next batch (or the end).
 		waitFirst = len(b.Direct) > 0
 		if waitFirst && done >= len(replace) {
-			if _, err := r.waitGroup(ctx, u.Name); err != nil {
+			if err := join(); err != nil {
+				return err
+			}
+			if _, _, err := r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
 			waitFirst = false
@@ -239,23 +286,31 @@ func (r *roller) group(ctx context.Context, name string) (*Group, error) {
 // waitGroup waits until the group's replacements are in: with the API,
 // until the group validates (its instances are Ready nodes, the control
 // plane is whole, critical pods run); cloud only, until it runs as many
-// instances as it wants. It returns the group as it saw it last.
-func (r *roller) waitGroup(ctx context.Context, name string) (*Group, error) {
+// instances as it wants. It returns the group as it saw it last, and the
+// names of the nodes then by instance ID.
+func (r *roller) waitGroup(ctx context.Context, name string) (*Group, map[string]string, error) {
 	start := time.Now()
 	if r.c.Client == nil {
-		return r.waitInstances(ctx, name)
+		g, err := r.waitInstances(ctx, name)
+		return g, nil, err
 	}
 	_, obs, err := r.c.waitValid(ctx, Scope{name: true}, WaitOptions{Timeout: r.o.ValidationTimeout, Interval: r.o.Interval, Successes: 1})
 	if err != nil {
-		return nil, fmt.Errorf("the new instances did not validate: %w", err)
+		return nil, nil, fmt.Errorf("the new instances did not validate: %w", err)
 	}
 	r.logf(name, "new instances joined and the group validates (%s)", time.Since(start).Round(time.Millisecond))
-	for i := range obs.Groups {
-		if obs.Groups[i].Name == name {
-			return &obs.Groups[i], nil
+	nodes := map[string]string{}
+	for i := range obs.Nodes {
+		if id := InstanceID(obs.Nodes[i].Spec.ProviderID); id != "" {
+			nodes[id] = obs.Nodes[i].Name
 		}
 	}
-	return nil, nil
+	for i := range obs.Groups {
+		if obs.Groups[i].Name == name {
+			return &obs.Groups[i], nodes, nil
+		}
+	}
+	return nil, nodes, nil
 }
 
 // waitInstances waits until the group runs its desired number of
@@ -284,18 +339,29 @@ func (r *roller) waitInstances(ctx context.Context, name string) (*Group, error)
 	}
 }
 
-// drainAll drains the nodes of a batch's instances, in parallel.
-func (r *roller) drainAll(ctx context.Context, group string, batch []Instance) error {
+// drainAll drains the nodes of a batch's instances, in parallel. names
+// are the nodes by instance ID as the last look saw them; the API is asked
+// when an instance is not there.
+func (r *roller) drainAll(ctx context.Context, group string, batch []Instance, names map[string]string) error {
 	if r.c.Client == nil {
 		return nil
 	}
-	ids := make([]string, len(batch))
-	for i, in := range batch {
-		ids[i] = in.ID
+	var ids []string
+	for _, in := range batch {
+		if _, ok := names[in.ID]; !ok {
+			ids = append(ids, in.ID)
+		}
 	}
-	names, err := r.c.nodeNames(ctx, ids)
-	if err != nil {
-		return err
+	if len(ids) > 0 {
+		more, err := r.c.nodeNames(ctx, ids)
+		if err != nil {
+			return err
+		}
+		names = maps.Clone(names)
+		if names == nil {
+			names = map[string]string{}
+		}
+		maps.Copy(names, more)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(batch))
