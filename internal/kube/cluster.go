@@ -56,10 +56,20 @@ func (c *Cluster) clock() clock.WithTicker {
 // Observe reads the cloud's groups, the nodes and the kube-system pods,
 // all at once.
 func (c *Cluster) Observe(ctx context.Context) (Observation, error) {
+	return c.observe(ctx, nil)
+}
+
+// observe is Observe, with the cloud's groups as given when groups is not
+// nil.
+func (c *Cluster) observe(ctx context.Context, groups []Group) (Observation, error) {
 	var obs Observation
 	var wg sync.WaitGroup
 	var cloudErr, nodesErr, podsErr error
-	wg.Go(func() { obs.Groups, cloudErr = c.Cloud.Groups(ctx) })
+	if groups != nil {
+		obs.Groups = groups
+	} else {
+		wg.Go(func() { obs.Groups, cloudErr = c.Cloud.Groups(ctx) })
+	}
 	if c.Client != nil {
 		wg.Go(func() {
 			nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
@@ -133,9 +143,9 @@ func (e *InvalidError) Error() string {
 // WaitValid validates until o.Successes validations in a row pass, or
 // o.Timeout passes (then an *InvalidError with the last result). It looks
 // again every o.Interval, and, while the cluster fails, as soon as a node
-// changes. Errors
-// reading the cloud or the API count as failed validations while time is
-// left: an API server being replaced does not answer for a moment.
+// changes. Errors reading the cloud or the API count as failed
+// validations while time is left: an API server being replaced does not
+// answer for a moment.
 func (c *Cluster) WaitValid(ctx context.Context, scope Scope, o WaitOptions) (Result, error) {
 	r, _, err := c.waitValid(ctx, scope, o)
 	return r, err
@@ -153,8 +163,21 @@ func (c *Cluster) waitValid(ctx context.Context, scope Scope, o WaitOptions) (Re
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	nodeChanged := c.watchNodes(watchCtx)
+	// A look woken by a node's change takes the cloud's groups from the
+	// last look if that is less than an interval old: the node is what
+	// changed, and reading the groups is the slow part.
+	var cloud []Group
+	var cloudAt time.Time
+	wokeByNode := false
 	for {
-		obs, err := c.Observe(ctx)
+		var reuse []Group
+		if wokeByNode && cloud != nil && clk.Since(cloudAt) < o.Interval {
+			reuse = cloud
+		}
+		obs, err := c.observe(ctx, reuse)
+		if err == nil && reuse == nil {
+			cloud, cloudAt = obs.Groups, clk.Now()
+		}
 		var r Result
 		if err == nil {
 			r = Validate(c.Spec, obs, scope)
@@ -193,6 +216,7 @@ func (c *Cluster) waitValid(ctx context.Context, scope Scope, o WaitOptions) (Re
 			wake = nil
 		}
 		t := clk.NewTimer(min(o.Interval, o.Timeout-waited))
+		wokeByNode = false
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -200,6 +224,7 @@ func (c *Cluster) waitValid(ctx context.Context, scope Scope, o WaitOptions) (Re
 		case <-t.C():
 		case <-wake:
 			t.Stop()
+			wokeByNode = true
 		}
 	}
 }
