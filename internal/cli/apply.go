@@ -14,12 +14,15 @@ import (
 func newCmdApply(g *globals) *cobra.Command {
 	var concurrency int
 	var force bool
+	var kube addonKubeFlags
 	cmd := &cobra.Command{
 		Use:   "apply PLANFILE",
 		Short: "Apply a plan saved with update cluster --out-plan",
 		Long: `Apply exactly the plan in PLANFILE. The cluster is planned again first; if
 its spec revision or the cloud changed since the plan was saved, so that the
-fresh plan would do something else, nothing is applied.`,
+fresh plan would do something else, nothing is applied.
+
+"kapstan apply addons NAME" applies a cluster's add-ons instead.`,
 		Example: "  kapstan update cluster demo.k8s.local --out-plan demo.plan\n  kapstan apply demo.plan",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -32,7 +35,7 @@ fresh plan would do something else, nothing is applied.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			o := &UpdateClusterOptions{globals: g, Name: saved.Plan.Cluster, Concurrency: concurrency}
+			o := &UpdateClusterOptions{globals: g, Name: saved.Plan.Cluster, Concurrency: concurrency, kube: kube}
 			reg, err := g.Registry(ctx)
 			if err != nil {
 				return err
@@ -61,5 +64,7 @@ fresh plan would do something else, nothing is applied.`,
 	}
 	cmd.Flags().IntVar(&concurrency, "concurrency", engine.DefaultConcurrency, "changes applied at once")
 	cmd.Flags().BoolVar(&force, "force", false, "apply even though the cluster is managed by terraform or cloudformation")
+	kube.AddFlags(cmd, defaultAddonsWait, "how long to wait for the API to answer before leaving the add-ons to apply addons")
+	cmd.AddCommand(newCmdApplyAddons(g))
 	return cmd
 }

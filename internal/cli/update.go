@@ -11,11 +11,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kapstan/kapstan/internal/addons"
 	"github.com/kapstan/kapstan/internal/engine"
 	"github.com/kapstan/kapstan/internal/reconcile"
 	"github.com/kapstan/kapstan/internal/registry"
 	"github.com/kapstan/kapstan/internal/render"
 	"github.com/kapstan/kapstan/internal/store"
+	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
 
 // UpdateClusterOptions are the options of `kapstan update cluster`.
@@ -35,6 +37,8 @@ type UpdateClusterOptions struct {
 	Force  bool
 	target render.Target
 	print  *printFlags
+	// kube reaches the cluster's API to apply its add-ons after --yes.
+	kube addonKubeFlags
 }
 
 func newCmdUpdate(g *globals) *cobra.Command {
@@ -65,7 +69,12 @@ changes, as terraform plan does. --out-plan FILE saves the plan for
 files instead, without any AWS call: DIR/kubernetes.tf and DIR/data/ for
 Terraform, DIR/kubernetes.json for CloudFormation. The cluster is then marked
 as managed by that tool in the state store, and --yes refuses to apply it
-directly unless --force is given.`,
+directly unless --force is given.
+
+After --yes the cluster's add-ons are rendered into the state store and,
+once the API answers through the kubeconfig context named after the cluster
+(see export kubeconfig), applied with server-side apply; if it does not
+answer within --addons-wait, "kapstan apply addons NAME" applies them later.`,
 		Example: `  kapstan update cluster demo.k8s.local
   kapstan update cluster demo.k8s.local -o json
   kapstan update cluster demo.k8s.local --yes
@@ -91,6 +100,7 @@ directly unless --force is given.`,
 	f.BoolVar(&o.Force, "force", false, "apply directly a cluster marked as managed by terraform or cloudformation, or switch it to the other")
 	_ = cmd.RegisterFlagCompletionFunc("target", cobra.FixedCompletions([]string{"direct", "terraform", "cloudformation"}, cobra.ShellCompDirectiveNoFileComp))
 	o.print.AddFlags(cmd)
+	o.kube.AddFlags(cmd, defaultAddonsWait, "with --yes, how long to wait for the API to answer before leaving the add-ons to apply addons")
 	return cmd
 }
 
@@ -215,7 +225,7 @@ func (o *UpdateClusterOptions) apply(ctx context.Context, reg *registry.Registry
 			}
 		}
 		fmt.Fprintf(o.Out, "No changes: cluster %q matches its spec (revision %d).\n", o.Name, plan.SpecRevision)
-		return nil
+		return o.addons(ctx, reg, m, lbDNS)
 	}
 	n := plan.Count()
 	fmt.Fprintf(o.Out, "Applying %s to cluster %q (revision %d)\n", plan.Summary(), o.Name, plan.SpecRevision)
@@ -241,6 +251,21 @@ func (o *UpdateClusterOptions) apply(ctx context.Context, reg *registry.Registry
 		return err
 	}
 	fmt.Fprintf(o.Out, "Cluster %q updated in %s.\n", o.Name, time.Since(start).Round(time.Millisecond))
+	return o.addons(ctx, reg, m, reconcile.LoadBalancerDNS(plan))
+}
+
+// addons stores the cluster's add-ons and applies them if the API answers;
+// an API that does not answer yet is not an error.
+func (o *UpdateClusterOptions) addons(ctx context.Context, reg *registry.Registry, m *api.Manifests, lbDNS string) error {
+	_, err := writeAndApplyAddons(ctx, o.Out, reg.Store(), m, lbDNS, o.kube.ToAccess(o.env, o.Name), o.kube.Wait)
+	if errors.Is(err, addons.ErrNoContext) || errors.Is(err, addons.ErrUnreachable) {
+		fmt.Fprintln(o.Out, addonsLater(err, o.Name))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cluster %q updated, but: %w", o.Name, err)
+	}
+	fmt.Fprintf(o.Out, "Add-ons of %q applied.\n", o.Name)
 	return nil
 }
 

@@ -98,6 +98,30 @@ type ClusterSpec struct {
 	PodCIDR string `json:"podCIDR"`
 	// ClusterDNSDomain is the in-cluster DNS domain.
 	ClusterDNSDomain string `json:"clusterDNSDomain"`
+	// Addons are the user's own add-ons, applied after kapstan's (CoreDNS,
+	// kube-proxy, the CNI, the AWS cloud controller, the EBS CSI driver)
+	// and in the same way.
+	Addons []AddonSpec `json:"addons,omitempty"`
+}
+
+// AddonSpec is an add-on of the user's: a file of Kubernetes objects.
+type AddonSpec struct {
+	// Name names the add-on; its objects are labelled kapstan.io/addon=NAME
+	// and an object dropped from the file is deleted from the cluster.
+	Name string `json:"name"`
+	// Manifest is where the objects are (YAML documents separated by ---):
+	// "store:KEY" for an object in the state store, else a file path on
+	// the machine running kapstan, read at each update.
+	Manifest string `json:"manifest"`
+}
+
+// StoreManifestPrefix marks an AddonSpec.Manifest that is a state-store key.
+const StoreManifestPrefix = "store:"
+
+// BuiltinAddons are the names of kapstan's own add-ons; a user's add-on
+// may not take one. The CNIs are among them, whichever is chosen.
+func BuiltinAddons() []string {
+	return append([]string{"kube-proxy", "coredns", "aws-cloud-controller-manager", "aws-ebs-csi-driver"}, SupportedCNIs()...)
 }
 
 // SubnetType says what a subnet is for.

@@ -135,7 +135,50 @@ func validateCluster(m *Manifests) field.ErrorList {
 	for _, msg := range validation.IsDNS1123Subdomain(s.ClusterDNSDomain) {
 		el = append(el, field.Invalid(spec.Child("clusterDNSDomain"), s.ClusterDNSDomain, msg))
 	}
+	el = append(el, validateAddons(spec.Child("addons"), s.Addons)...)
 	return el
+}
+
+func validateAddons(p *field.Path, addons []AddonSpec) field.ErrorList {
+	var el field.ErrorList
+	seen := map[string]bool{}
+	for i, a := range addons {
+		ap := p.Index(i)
+		switch msgs := validation.IsDNS1123Label(a.Name); {
+		case a.Name == "":
+			el = append(el, field.Required(ap.Child("name"), "a DNS label naming the add-on"))
+		case len(msgs) > 0:
+			el = append(el, field.Invalid(ap.Child("name"), a.Name, strings.Join(msgs, "; ")))
+		case slices.Contains(BuiltinAddons(), a.Name):
+			el = append(el, field.Invalid(ap.Child("name"), a.Name, "is the name of one of kapstan's own add-ons"))
+		case seen[a.Name]:
+			el = append(el, field.Duplicate(ap.Child("name"), a.Name))
+		}
+		seen[a.Name] = true
+		mp := ap.Child("manifest")
+		key, inStore := strings.CutPrefix(a.Manifest, StoreManifestPrefix)
+		switch {
+		case a.Manifest == "":
+			el = append(el, field.Required(mp, "a file path, or store:KEY for an object in the state store"))
+		case inStore && !validStoreKey(key):
+			el = append(el, field.Invalid(mp, a.Manifest, "store:KEY needs a relative key of non-empty segments, without . or .."))
+		}
+	}
+	return el
+}
+
+// validStoreKey is the shape of a state-store key: relative, slash
+// separated, no empty, "." or ".." segment.
+func validStoreKey(key string) bool {
+	if key == "" || strings.ContainsAny(key, "\\\x00") {
+		return false
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 func validateClusterName(p *field.Path, name string) field.ErrorList {

@@ -122,6 +122,21 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"bad ssh key", "public-3zone.yaml", func(m *Manifests) {
 			m.Cluster.Spec.SSHPublicKey = "ssh-rsa not-a-key"
 		}, `spec.sshPublicKey: Invalid value: "ssh-rsa not-a-key": not an OpenSSH public key`},
+		{"addon named like a builtin", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Addons = []AddonSpec{{Name: "coredns", Manifest: "coredns.yaml"}}
+		}, `spec.addons[0].name: Invalid value: "coredns": is the name of one of kapstan's own add-ons`},
+		{"addon without manifest", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Addons = []AddonSpec{{Name: "metrics"}}
+		}, `spec.addons[0].manifest: Required value`},
+		{"duplicate addon", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Addons = []AddonSpec{{Name: "metrics", Manifest: "a.yaml"}, {Name: "metrics", Manifest: "b.yaml"}}
+		}, `spec.addons[1].name: Duplicate value: "metrics"`},
+		{"addon store key escaping", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Addons = []AddonSpec{{Name: "metrics", Manifest: "store:../other/x.yaml"}}
+		}, `spec.addons[0].manifest: Invalid value: "store:../other/x.yaml"`},
+		{"addon name not a label", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Addons = []AddonSpec{{Name: "Metrics_Server", Manifest: "a.yaml"}}
+		}, `spec.addons[0].name: Invalid value: "Metrics_Server"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
