@@ -102,6 +102,8 @@ A cluster is a Cluster manifest and its InstanceGroups, kept in a state store
 		newCmdRollback(g),
 		newCmdUpdate(g),
 		newCmdApply(g),
+		newCmdUpgrade(g),
+		newCmdToolbox(g),
 		newCmdExport(g),
 		newCmdNodeup(g),
 		newCmdValidate(g),
