@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -124,9 +125,12 @@ func SpecHash(m *api.Manifests, ig string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	data, err := Encode(cfg)
+	// JSON, not Encode's YAML: the planner hashes every group on every
+	// plan, and encoding/json sorts map keys, which is all a stable digest
+	// needs.
+	data, err := json.Marshal(cfg)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("node configuration of %s: %w", ig, err)
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]), nil
