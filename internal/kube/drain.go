@@ -84,6 +84,23 @@ func Drain(ctx context.Context, client kubernetes.Interface, nodeName string, o 
 	return nil
 }
 
+// Cordon marks a node unschedulable, so no new pod lands on it while its
+// replacement boots. A node that does not exist, or is already cordoned,
+// is left as it is.
+func Cordon(ctx context.Context, client kubernetes.Interface, nodeName string) error {
+	node, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cordoning node %s: %w", nodeName, err)
+	}
+	if err := drain.RunCordonOrUncordon(&drain.Helper{Ctx: ctx, Client: client}, node, true); err != nil {
+		return fmt.Errorf("cordoning node %s: %w", nodeName, err)
+	}
+	return nil
+}
+
 // blockers describes the pods still to be evicted from a node: for each,
 // the disruption budgets that select it, with their status.
 func blockers(ctx context.Context, client kubernetes.Interface, h *drain.Helper, nodeName string) []string {

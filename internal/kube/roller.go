@@ -240,8 +240,12 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err
 		}
 		if len(b.Drain) > len(b.Direct) {
 			// Replacements of detached instances must be up before
-			// their old instances go.
-			if seen, nodes, err = r.waitGroup(ctx, u.Name); err != nil {
+			// their old instances go. Meanwhile the old nodes are
+			// cordoned: nothing new should land there.
+			cordoned := r.cordonAll(ctx, b.Drain, nodes)
+			seen, nodes, err = r.waitGroup(ctx, u.Name)
+			<-cordoned // a node it could not cordon, the drain cordons
+			if err != nil {
 				return err
 			}
 		}
@@ -346,22 +350,9 @@ func (r *roller) drainAll(ctx context.Context, group string, batch []Instance, n
 	if r.c.Client == nil {
 		return nil
 	}
-	var ids []string
-	for _, in := range batch {
-		if _, ok := names[in.ID]; !ok {
-			ids = append(ids, in.ID)
-		}
-	}
-	if len(ids) > 0 {
-		more, err := r.c.nodeNames(ctx, ids)
-		if err != nil {
-			return err
-		}
-		names = maps.Clone(names)
-		if names == nil {
-			names = map[string]string{}
-		}
-		maps.Copy(names, more)
+	names, err := r.nodesOf(ctx, batch, names)
+	if err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(batch))
@@ -380,6 +371,55 @@ func (r *roller) drainAll(ctx context.Context, group string, batch []Instance, n
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// nodesOf are the node names of a batch's instances by instance ID: from
+// names (the last look) where it has them, else from the API.
+func (r *roller) nodesOf(ctx context.Context, batch []Instance, names map[string]string) (map[string]string, error) {
+	var ids []string
+	for _, in := range batch {
+		if _, ok := names[in.ID]; !ok {
+			ids = append(ids, in.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return names, nil
+	}
+	more, err := r.c.nodeNames(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := maps.Clone(names)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, more)
+	return out, nil
+}
+
+// cordonAll cordons the nodes of a batch's instances, in the background;
+// the channel is closed when it is done. names are as for drainAll.
+func (r *roller) cordonAll(ctx context.Context, batch []Instance, names map[string]string) <-chan struct{} {
+	done := make(chan struct{})
+	if r.c.Client == nil {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		names, err := r.nodesOf(ctx, batch, names)
+		if err != nil {
+			return
+		}
+		var wg sync.WaitGroup
+		for _, in := range batch {
+			if node, ok := names[in.ID]; ok {
+				wg.Go(func() { _ = Cordon(ctx, r.c.Client, node) })
+			}
+		}
+		wg.Wait()
+	}()
+	return done
 }
 
 // terminateAll terminates a batch's instances: the detached ones in one
