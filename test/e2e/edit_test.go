@@ -2,12 +2,13 @@ package e2e
 
 import (
 	"fmt"
-	"github.com/kapstan/kapstan/internal/testing/faultproxy"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kapstan/kapstan/internal/testing/faultproxy"
 )
 
 // TestEditInstanceGroup runs `edit instancegroup` with $EDITOR set to a
