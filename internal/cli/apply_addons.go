@@ -94,11 +94,7 @@ it did not yet.`,
 
 // Run renders, stores and applies the add-ons under the cluster's lease.
 func (o *ApplyAddonsOptions) Run(ctx context.Context) error {
-	reg, err := o.Registry(ctx)
-	if err != nil {
-		return err
-	}
-	snap, err := reg.Get(ctx, o.Name)
+	reg, snap, err := o.Cluster(ctx, o.Name)
 	if err != nil {
 		return err
 	}

@@ -111,11 +111,7 @@ func (o *ExportKubeconfigOptions) Validate() error {
 
 // Run signs the certificate and merges the kubeconfig.
 func (o *ExportKubeconfigOptions) Run(ctx context.Context) error {
-	reg, err := o.Registry(ctx)
-	if err != nil {
-		return err
-	}
-	snap, err := reg.Get(ctx, o.Name)
+	reg, snap, err := o.Cluster(ctx, o.Name)
 	if err != nil {
 		return err
 	}

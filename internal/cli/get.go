@@ -144,11 +144,7 @@ func newCmdGetInstanceGroups(g *globals) *cobra.Command {
 // Run prints the instance groups.
 func (o *GetInstanceGroupsOptions) Run(cmd *cobra.Command) error {
 	ctx := cmd.Context()
-	reg, err := o.Registry(ctx)
-	if err != nil {
-		return err
-	}
-	snap, err := reg.Get(ctx, o.ClusterName)
+	_, snap, err := o.Cluster(ctx, o.ClusterName)
 	if err != nil {
 		return err
 	}

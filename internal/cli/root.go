@@ -73,6 +73,20 @@ func (g *globals) Store(ctx context.Context) (store.Store, error) {
 	return s, nil
 }
 
+// Cluster opens the state store and reads the newest revision of cluster
+// name's spec.
+func (g *globals) Cluster(ctx context.Context, name string) (*registry.Registry, *registry.Snapshot, error) {
+	reg, err := g.Registry(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := reg.Get(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, snap, nil
+}
+
 // NewRootCommand builds the kapstan command tree.
 func NewRootCommand(streams IOStreams, env Environment) *cobra.Command {
 	g := &globals{IOStreams: streams, env: env}

@@ -182,11 +182,7 @@ type secretView struct {
 
 // Run lists the secrets.
 func (o *GetSecretsOptions) Run(ctx context.Context) error {
-	reg, err := o.Registry(ctx)
-	if err != nil {
-		return err
-	}
-	snap, err := reg.Get(ctx, o.ClusterName)
+	reg, snap, err := o.Cluster(ctx, o.ClusterName)
 	if err != nil {
 		return err
 	}

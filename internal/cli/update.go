@@ -128,11 +128,7 @@ func (o *UpdateClusterOptions) Validate() error {
 // Run plans, prints, and applies with --yes; or, for a file target, writes
 // the files.
 func (o *UpdateClusterOptions) Run(ctx context.Context) error {
-	reg, err := o.Registry(ctx)
-	if err != nil {
-		return err
-	}
-	snap, err := reg.Get(ctx, o.Name)
+	reg, snap, err := o.Cluster(ctx, o.Name)
 	if err != nil {
 		return err
 	}

@@ -119,11 +119,7 @@ func (o *ValidateClusterOptions) cluster(ctx context.Context) (*kube.Cluster, er
 // openCluster reads a cluster's spec and builds its cloud and, withAPI,
 // Kubernetes clients.
 func openCluster(ctx context.Context, g *globals, name string, kf *kubeFlags, withAPI bool) (*kube.Cluster, error) {
-	reg, err := g.Registry(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := reg.Get(ctx, name)
+	_, snap, err := g.Cluster(ctx, name)
 	if err != nil {
 		return nil, err
 	}
