@@ -127,6 +127,10 @@ type Options struct {
 	// Controllers, if set with ControllerManager, are the controllers it
 	// runs instead of only "disruption" (e.g. "disruption,replicaset").
 	Controllers string
+	// ServiceClusterIPRange is the apiserver's Service range; default
+	// 10.0.0.0/24. Add-ons whose Services have fixed addresses (cluster
+	// DNS) need the cluster spec's range.
+	ServiceClusterIPRange string
 }
 
 // Env is a running etcd + kube-apiserver (+ kube-controller-manager).
@@ -248,7 +252,7 @@ func start(ctx context.Context, bins Binaries, opts Options) (_ *Env, err error)
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--service-account-key-file="+pki.saPub,
 		"--service-account-signing-key-file="+pki.saKey,
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range="+cmp.Or(opts.ServiceClusterIPRange, "10.0.0.0/24"),
 		"--authorization-mode=RBAC",
 		"--endpoint-reconciler-type=none",
 		"--disable-admission-plugins=ServiceAccount",
