@@ -152,21 +152,7 @@ func (r *roller) logf(group, format string, args ...any) {
 // rollGroup replaces the chosen instances of one group, batch by batch.
 // seen, if not nil, is the group as it is now.
 func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err error) {
-	// A batch's terminations run while the next batch is detached; they
-	// are joined before anything waits on them, and at the end.
-	var terminating chan error
-	join := func() error {
-		if terminating == nil {
-			return nil
-		}
-		err := <-terminating
-		terminating = nil
-		return err
-	}
 	defer func() {
-		if jerr := join(); err == nil {
-			err = jerr
-		}
 		if err != nil {
 			r.stop.Store(true)
 			if !errors.As(err, new(*RollError)) {
@@ -203,9 +189,6 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err
 	var nodes map[string]string
 	for done := 0; ; {
 		if waitFirst {
-			if err := join(); err != nil {
-				return err
-			}
 			if seen, nodes, err = r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
@@ -223,9 +206,6 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err
 		seen = nil
 		b := NextBatch(g, replace, limits)
 		if b.Empty() {
-			if err := join(); err != nil {
-				return err
-			}
 			r.logf(u.Name, "done: %d instances replaced in %s", done, time.Since(start).Round(time.Millisecond))
 			return nil
 		}
@@ -234,9 +214,6 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err
 				return err
 			}
 			r.logf(u.Name, "detached %s; the group launches their replacements", strings.Join(b.Detach, ", "))
-		}
-		if err := join(); err != nil {
-			return err
 		}
 		if len(b.Drain) > len(b.Direct) {
 			// Replacements of detached instances must be up before
@@ -252,8 +229,12 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err
 		if err := r.drainAll(ctx, u.Name, b.Drain, nodes); err != nil {
 			return err
 		}
-		terminating = make(chan error, 1)
-		go func(g *Group, b Batch) { terminating <- r.terminateAll(ctx, g, b) }(g, b)
+		// Terminated before the next batch is detached: the old
+		// instances must be on their way out before more replacements
+		// launch, or more than maxSurge extra instances would run.
+		if err := r.terminateAll(ctx, g, b); err != nil {
+			return err
+		}
 		done += len(b.Drain)
 		if seen != nil {
 			seen.forget(b.Drain)
@@ -262,9 +243,6 @@ func (r *roller) rollGroup(ctx context.Context, u GroupUpdate, seen *Group) (err
 		// terminated: wait for them before the next batch (or the end).
 		waitFirst = len(b.Direct) > 0
 		if waitFirst && done >= len(replace) {
-			if err := join(); err != nil {
-				return err
-			}
 			if _, _, err := r.waitGroup(ctx, u.Name); err != nil {
 				return err
 			}
