@@ -135,6 +135,7 @@ func start(ctx context.Context, bin string) (*Server, error) {
 	}
 	s.fixDir = fix
 	s.cmd.Env = append(os.Environ(), "PYTHONPATH="+fix+string(os.PathListSeparator)+os.Getenv("PYTHONPATH"))
+	s.cmd.SysProcAttr = sysProcAttr()
 	s.cmd.Stdout = logf
 	s.cmd.Stderr = logf
 	if err := s.cmd.Start(); err != nil {
