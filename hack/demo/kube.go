@@ -17,13 +17,13 @@ import (
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
 
-// kubeSteps shows validate and a rolling update against a real
+// kubeSteps shows validate, the add-ons and a rolling update against a real
 // kube-apiserver whose nodes follow the cluster's instances in moto (a
 // node registers half a second after its instance runs). Without the
 // Kubernetes test binaries it says how to build them and skips.
 func kubeSteps(ctx context.Context, bin string, env []string, cfg aws.Config) error {
 	if _, err := kubetest.FindBinaries(); err != nil {
-		fmt.Println("# Skipping validate and rolling-update: the Kubernetes test binaries are not built.")
+		fmt.Println("# Skipping validate, apply addons and rolling-update: the Kubernetes test binaries are not built.")
 		fmt.Println("# Build them once (about 20 minutes; `make test` does it too), then run `make demo` again:")
 		fmt.Println("#   make kube-test-bins")
 		fmt.Println()
@@ -58,7 +58,6 @@ func kubeSteps(ctx context.Context, bin string, env []string, cfg aws.Config) er
 		{"rolling-update", "cluster", cluster, "--yes", "--interval", "100ms", "--validation-timeout", "2m"},
 		{"rolling-update", "cluster", cluster},
 		{"validate", "cluster", cluster},
-		{"upgrade", "cluster", cluster},
 	}
 	// The edit changes the nodes' instance type; update makes a new
 	// launch-template version, and rolling-update replaces every node.

@@ -90,6 +90,7 @@ func run(ctx context.Context, kapstan string) error {
 		return err
 	}
 	steps = [][]string{
+		{"upgrade", "cluster", cluster},
 		{"delete", "cluster", cluster},
 		{"delete", "cluster", cluster, "--yes"},
 		{"delete", "cluster", cluster, "--region", "us-east-1", "--yes"},
