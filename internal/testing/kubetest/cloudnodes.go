@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // InstanceLister is the EC2 calls the node simulator makes.
@@ -147,13 +146,9 @@ func (s *cloudNodes) sync(ctx context.Context) {
 		if si.node != "" {
 			// The cloud controller deletes the Node of a terminated
 			// instance.
-			err := s.env.Client.CoreV1().Nodes().Delete(ctx, si.node, metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				continue
+			if err := s.env.DeregisterNode(ctx, si.node); err != nil {
+				continue // retried at the next pass
 			}
-			s.env.mu.Lock()
-			delete(s.env.nodes, si.node)
-			s.env.mu.Unlock()
 		}
 		delete(s.seen, id)
 	}

@@ -50,6 +50,20 @@ func (e *Env) RegisterNode(ctx context.Context, name, providerID string, labels 
 	return nil
 }
 
+// DeregisterNode deletes a Node made by [Env.RegisterNode], as the cloud
+// controller does when its instance is gone, and takes it from the
+// simulated kubelet. A Node already gone is no error.
+func (e *Env) DeregisterNode(ctx context.Context, name string) error {
+	err := e.Client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("node %s: delete: %w", name, err)
+	}
+	e.mu.Lock()
+	delete(e.nodes, name)
+	e.mu.Unlock()
+	return nil
+}
+
 // SetNodeReady sets the node's Ready condition to True or False, through
 // the status subresource.
 func (e *Env) SetNodeReady(ctx context.Context, name string, ready bool) error {

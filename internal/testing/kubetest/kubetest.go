@@ -23,13 +23,11 @@
 package kubetest
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -44,6 +42,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kapstan/kapstan/internal/testing/child"
 )
 
 const (
@@ -218,7 +218,7 @@ func start(ctx context.Context, bins Binaries, opts Options) (_ *Env, err error)
 	if err != nil {
 		return nil, fmt.Errorf("starting kubetest: PKI: %w", err)
 	}
-	ports, err := freePorts(3)
+	ports, err := child.FreePorts(3)
 	if err != nil {
 		return nil, fmt.Errorf("starting kubetest: finding free ports: %w", err)
 	}
@@ -300,7 +300,7 @@ func (e *Env) run(name, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr = child.SysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", name, err)
 	}
@@ -402,21 +402,6 @@ func failedChecks(body []byte) string {
 	return strings.Join(failed, "; ")
 }
 
-// freePorts returns n distinct loopback TCP ports that were free a moment
-// ago.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close() // held until all are chosen, so they differ
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // Stop kills the apiserver, the controller manager and etcd (SIGKILL, by
 // PID, in that order), waits for them and removes Dir. It is safe to call
 // more than once.
@@ -492,31 +477,15 @@ func (e *Env) LogTail(name string) string {
 	if p == nil {
 		return "(not started)"
 	}
-	return logTail(p.logPath)
+	return child.LogTail(p.logPath)
 }
 
 func (e *Env) logTails() string {
 	var b strings.Builder
 	for _, p := range e.procs {
-		fmt.Fprintf(&b, "--- %s log (tail) ---\n%s\n", p.name, logTail(p.logPath))
+		fmt.Fprintf(&b, "--- %s log (tail) ---\n%s\n", p.name, child.LogTail(p.logPath))
 	}
 	return strings.TrimRight(b.String(), "\n")
-}
-
-// logTail returns about the last 4 KiB of the file at path.
-func logTail(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read log: %v)", err)
-	}
-	const max = 4096
-	if len(data) > max {
-		data = data[len(data)-max:]
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			data = data[i+1:]
-		}
-	}
-	return strings.TrimRight(string(data), "\n")
 }
 
 // RunMain starts an Env with opts, stores it in *env, runs the package's

@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,6 +42,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/kapstan/kapstan/internal/testing/child"
 )
 
 // Binary is the name of the moto server executable looked up on PATH.
@@ -112,7 +113,7 @@ func (e *portInUseError) Error() string { return e.err.Error() }
 func (e *portInUseError) Unwrap() error { return e.err }
 
 func start(ctx context.Context, bin string) (*Server, error) {
-	port, err := freePort()
+	ports, err := child.FreePorts(1)
 	if err != nil {
 		return nil, fmt.Errorf("starting moto: finding a free port: %w", err)
 	}
@@ -123,19 +124,19 @@ func start(ctx context.Context, bin string) (*Server, error) {
 	defer logf.Close() // the child has its own descriptor
 
 	s := &Server{
-		URL:     "http://127.0.0.1:" + strconv.Itoa(port),
+		URL:     "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		LogPath: logf.Name(),
 		exited:  make(chan struct{}),
 	}
 	// Not exec.CommandContext: ctx bounds the start, not the server's life.
-	s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	s.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(ports[0]))
 	fix, err := writePyFix()
 	if err != nil {
 		return nil, fmt.Errorf("starting moto: %w", err)
 	}
 	s.fixDir = fix
 	s.cmd.Env = append(os.Environ(), "PYTHONPATH="+fix+string(os.PathListSeparator)+os.Getenv("PYTHONPATH"))
-	s.cmd.SysProcAttr = sysProcAttr()
+	s.cmd.SysProcAttr = child.SysProcAttr()
 	s.cmd.Stdout = logf
 	s.cmd.Stderr = logf
 	if err := s.cmd.Start(); err != nil {
@@ -149,10 +150,10 @@ func start(ctx context.Context, bin string) (*Server, error) {
 
 	if err := s.waitReady(ctx); err != nil {
 		s.kill() // before reading the log, so it is complete
-		tail := logTail(logf.Name())
+		tail := child.LogTail(logf.Name())
 		os.Remove(logf.Name())
 		os.RemoveAll(s.fixDir)
-		err = fmt.Errorf("starting moto on port %d: %w\n--- %s log (tail) ---\n%s", port, err, Binary, tail)
+		err = fmt.Errorf("starting moto on port %d: %w\n--- %s log (tail) ---\n%s", ports[0], err, Binary, tail)
 		if strings.Contains(tail, "Address already in use") {
 			return nil, &portInUseError{err}
 		}
@@ -191,32 +192,6 @@ func (s *Server) waitReady(ctx context.Context) error {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// logTail returns about the last 4 KiB of the file at path.
-func logTail(path string) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read log: %v)", err)
-	}
-	const max = 4096
-	if len(data) > max {
-		data = data[len(data)-max:]
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			data = data[i+1:]
-		}
-	}
-	return strings.TrimRight(string(data), "\n")
-}
-
 // Stop kills the server process (only that PID), waits for it and removes
 // its log. It is safe to call more than once.
 func (s *Server) Stop() error {
@@ -248,7 +223,7 @@ func (s *Server) kill() error {
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // LogTail returns the end of the server's log, for diagnosing failures.
-func (s *Server) LogTail() string { return logTail(s.LogPath) }
+func (s *Server) LogTail() string { return child.LogTail(s.LogPath) }
 
 // Reset wipes the state of every service, account and region
 // (POST /moto-api/reset). It affects every test using the server, so use it
