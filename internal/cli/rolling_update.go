@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,7 +168,7 @@ func (o *RollingUpdateOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func printRollingPlan(w interface{ Write([]byte) (int, error) }, updates []kube.GroupUpdate) error {
+func printRollingPlan(w io.Writer, updates []kube.GroupUpdate) error {
 	t := newTable(w, "INSTANCE GROUP", "ROLE", "STATUS", "NEED UPDATE", "INSTANCES", "MIN", "MAX", "REASON")
 	for _, u := range updates {
 		status := "Ready"

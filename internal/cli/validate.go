@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -137,7 +138,7 @@ func openCluster(ctx context.Context, g *globals, name string, kf *kubeFlags, wi
 	return c, nil
 }
 
-func printValidation(w interface{ Write([]byte) (int, error) }, format, name string, r kube.Result) error {
+func printValidation(w io.Writer, format, name string, r kube.Result) error {
 	switch format {
 	case formatJSON:
 		return writeJSON(w, r)

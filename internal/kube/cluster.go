@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
@@ -262,23 +263,31 @@ func (c *Cluster) watchNodes(ctx context.Context) <-chan struct{} {
 	return changed
 }
 
-// nodeNames are the names of the nodes of instances, by instance ID, as
-// the API shows them now.
+// nodeNames are the names of the nodes of instances ids, by instance ID,
+// as the API shows them now.
 func (c *Cluster) nodeNames(ctx context.Context, ids []string) (map[string]string, error) {
 	nodes, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing nodes: %w", err)
 	}
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
+	all := nodeNamesByInstance(nodes.Items)
 	out := map[string]string{}
-	for i := range nodes.Items {
-		n := &nodes.Items[i]
-		if id := InstanceID(n.Spec.ProviderID); want[id] {
-			out[id] = n.Name
+	for _, id := range ids {
+		if name, ok := all[id]; ok {
+			out[id] = name
 		}
 	}
 	return out, nil
+}
+
+// nodeNamesByInstance maps the instance ID in each node's provider ID to
+// the node's name.
+func nodeNamesByInstance(nodes []corev1.Node) map[string]string {
+	out := map[string]string{}
+	for i := range nodes {
+		if id := InstanceID(nodes[i].Spec.ProviderID); id != "" {
+			out[id] = nodes[i].Name
+		}
+	}
+	return out
 }

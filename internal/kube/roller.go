@@ -98,19 +98,11 @@ func (c *Cluster) RollingUpdate(ctx context.Context, o RollOptions) ([]GroupUpda
 				&InvalidError{Result: res})
 		}
 	}
-	// The observation stays current for the groups that start at once:
+	// The first look stays current for the groups that start at once:
 	// all of them, unless the control plane or bastions roll first.
-	firstLook := func(name string) *Group { return nil }
+	var firstLook []Group
 	if !slices.ContainsFunc(pending, func(u GroupUpdate) bool { return u.Role != api.RoleNode }) {
-		firstLook = func(name string) *Group {
-			for i := range obs.Groups {
-				if obs.Groups[i].Name == name {
-					g := obs.Groups[i]
-					return &g
-				}
-			}
-			return nil
-		}
+		firstLook = obs.Groups
 	}
 	var nodes []GroupUpdate
 	for _, u := range pending {
@@ -128,7 +120,7 @@ func (c *Cluster) RollingUpdate(ctx context.Context, o RollOptions) ([]GroupUpda
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))
 	for i, u := range nodes {
-		wg.Go(func() { errs[i] = r.rollGroup(ctx, u, firstLook(u.Name)) })
+		wg.Go(func() { errs[i] = r.rollGroup(ctx, u, findGroup(firstLook, u.Name)) })
 	}
 	wg.Wait()
 	return updates, errors.Join(errs...)
@@ -257,12 +249,20 @@ func (r *roller) group(ctx context.Context, name string) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range groups {
-		if groups[i].Name == name {
-			return &groups[i], nil
-		}
+	if g := findGroup(groups, name); g != nil {
+		return g, nil
 	}
 	return nil, fmt.Errorf("its Auto Scaling group is gone")
+}
+
+// findGroup returns a copy of the group named name, or nil.
+func findGroup(groups []Group, name string) *Group {
+	for _, g := range groups {
+		if g.Name == name {
+			return &g
+		}
+	}
+	return nil
 }
 
 // waitGroup waits until the group's replacements are in: with the API,
@@ -281,18 +281,7 @@ func (r *roller) waitGroup(ctx context.Context, name string) (*Group, map[string
 		return nil, nil, fmt.Errorf("the new instances did not validate: %w", err)
 	}
 	r.logf(name, "new instances joined and the group validates (%s)", time.Since(start).Round(time.Millisecond))
-	nodes := map[string]string{}
-	for i := range obs.Nodes {
-		if id := InstanceID(obs.Nodes[i].Spec.ProviderID); id != "" {
-			nodes[id] = obs.Nodes[i].Name
-		}
-	}
-	for i := range obs.Groups {
-		if obs.Groups[i].Name == name {
-			return &obs.Groups[i], nodes, nil
-		}
-	}
-	return nil, nodes, nil
+	return findGroup(obs.Groups, name), nodeNamesByInstance(obs.Nodes), nil
 }
 
 // waitInstances waits until the group runs its desired number of
