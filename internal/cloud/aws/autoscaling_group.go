@@ -168,15 +168,14 @@ func autoScalingGroups(ctx context.Context, c *Cloud) (*asgActuals, error) {
 			}
 			for _, g := range page.AutoScalingGroups {
 				a := asgFromAWS(g)
-				addr, ok := addressOf(KindAutoScalingGroup, a.Tags)
-				if !ok || a.Tags[TagKubernetesCluster] != c.Cluster {
-					continue
+				addr, ok, err := addOwned(c, KindAutoScalingGroup, "auto scaling groups", out.byAddr, a.Tags, a,
+					func(g *AutoScalingGroup) string { return g.GroupName })
+				if err != nil {
+					return nil, err
 				}
-				if prev, dup := out.byAddr[addr]; dup {
-					return nil, fmt.Errorf("auto scaling groups %s and %s both carry %s=%s", prev.GroupName, a.GroupName, TagAddress, addr)
+				if ok {
+					a.Name = addr.Name
 				}
-				a.Name = addr.Name
-				out.byAddr[addr] = a
 			}
 		}
 		return out, nil

@@ -188,21 +188,20 @@ func loadLaunchTemplates(ctx context.Context, c *Cloud) (*ltActuals, error) {
 		}
 		for _, t := range page.LaunchTemplates {
 			tags := fromEC2Tags(t.Tags)
-			addr, ok := addressOf(KindLaunchTemplate, tags)
-			if !ok || tags[TagKubernetesCluster] != c.Cluster {
-				continue
-			}
-			if prev, dup := out.byAddr[addr]; dup {
-				return nil, fmt.Errorf("launch templates %s and %s both carry %s=%s", prev.ID, aws.ToString(t.LaunchTemplateId), TagAddress, addr)
-			}
 			lt := &LaunchTemplate{
-				Name:         addr.Name,
 				TemplateName: aws.ToString(t.LaunchTemplateName),
 				ID:           aws.ToString(t.LaunchTemplateId),
 				Version:      aws.ToInt64(t.LatestVersionNumber),
 				Tags:         tags,
 			}
-			out.byAddr[addr] = lt
+			addr, ok, err := addOwned(c, KindLaunchTemplate, "launch templates", out.byAddr, tags, lt, func(l *LaunchTemplate) string { return l.ID })
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+			lt.Name = addr.Name
 			out.addrByID[lt.ID] = addr
 			byID[lt.ID] = lt
 		}

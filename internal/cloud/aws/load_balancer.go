@@ -183,16 +183,15 @@ func loadBalancers(ctx context.Context, c *Cloud) (*lbActuals, error) {
 		all, tags := inv.lbs, inv.tags
 		for _, lb := range all {
 			t := tags[aws.ToString(lb.LoadBalancerArn)]
-			addr, ok := addressOf(KindLoadBalancer, t)
-			if !ok || t[TagKubernetesCluster] != c.Cluster {
+			a := lbFromAWS(lb, t)
+			addr, ok, err := addOwned(c, KindLoadBalancer, "load balancers", out.byAddr, t, a, func(l *LoadBalancer) string { return l.ARN })
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
 				continue
 			}
-			a := lbFromAWS(lb, t)
 			a.Name = addr.Name
-			if prev, dup := out.byAddr[addr]; dup {
-				return nil, fmt.Errorf("load balancers %s and %s both carry %s=%s", prev.ARN, a.ARN, TagAddress, addr)
-			}
-			out.byAddr[addr] = a
 			out.addrByARN[a.ARN] = addr
 		}
 		return out, nil

@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"fmt"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -48,6 +49,23 @@ func addressOf(kind string, t Tags) (engine.Address, bool) {
 		return engine.Address{}, false
 	}
 	return a, true
+}
+
+// addOwned files r, read from the cloud with tags, under its address in
+// byAddr if it is this cluster's resource of kind, and returns that
+// address; ok is false when it is not the cluster's. Two resources with one
+// address are an error naming both by id (plural names the kind in it):
+// which of them the spec means cannot be told.
+func addOwned[T any](c *Cloud, kind, plural string, byAddr map[engine.Address]T, tags Tags, r T, id func(T) string) (addr engine.Address, ok bool, err error) {
+	addr, ok = addressOf(kind, tags)
+	if !ok || tags[TagKubernetesCluster] != c.Cluster {
+		return engine.Address{}, false, nil
+	}
+	if prev, dup := byAddr[addr]; dup {
+		return addr, false, fmt.Errorf("%s %s and %s both carry %s=%s", plural, id(prev), id(r), TagAddress, addr)
+	}
+	byAddr[addr] = r
+	return addr, true, nil
 }
 
 // tagsToAdd returns the tags of want that have lost or other values in have.

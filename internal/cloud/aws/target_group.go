@@ -81,16 +81,15 @@ func targetGroups(ctx context.Context, c *Cloud) (*tgActuals, error) {
 		all, tags := inv.tgs, inv.tags
 		for _, tg := range all {
 			t := tags[aws.ToString(tg.TargetGroupArn)]
-			addr, ok := addressOf(KindTargetGroup, t)
-			if !ok || t[TagKubernetesCluster] != c.Cluster {
+			a := tgFromAWS(tg, t)
+			addr, ok, err := addOwned(c, KindTargetGroup, "target groups", out.byAddr, t, a, func(g *TargetGroup) string { return g.ARN })
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
 				continue
 			}
-			a := tgFromAWS(tg, t)
 			a.Name = addr.Name
-			if prev, dup := out.byAddr[addr]; dup {
-				return nil, fmt.Errorf("target groups %s and %s both carry %s=%s", prev.ARN, a.ARN, TagAddress, addr)
-			}
-			out.byAddr[addr] = a
 			out.addrByARN[a.ARN] = addr
 		}
 		return out, nil
