@@ -176,7 +176,7 @@ func (r *IAMRole) update(ctx context.Context, c *Cloud, actual engine.Resource, 
 		if _, err := c.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(a.RoleName), Tags: securityIAMTags(add)}); err != nil {
 			return nil, fmt.Errorf("tagging IAM role %s: %w", r.Name, err)
 		}
-		a.Tags = securityMergeTags(a.Tags, r.Tags)
+		a.Tags = mergeTags(a.Tags, r.Tags)
 	}
 	return &a, nil
 }

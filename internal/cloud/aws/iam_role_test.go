@@ -50,7 +50,7 @@ func TestIAMRoleLifecycle(t *testing.T) {
 	t.Run("trust policy and tags change in place", func(t *testing.T) {
 		changed := *masters
 		changed.AssumeRolePolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","ssm.amazonaws.com"]},"Action":"sts:AssumeRole"}]}`
-		changed.Tags = securityMergeTags(masters.Tags, Tags{"team": "infra"})
+		changed.Tags = mergeTags(masters.Tags, Tags{"team": "infra"})
 		securityAssertChanges(t, planOf(t, c, nodes, &changed), "update IAMRole/masters.test.k8s.local: assumeRolePolicy,tags[team]")
 		converge(t, c, nodes, &changed)
 		assertInSync(t, c, counter, nodes, &changed)

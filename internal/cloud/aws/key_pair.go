@@ -189,10 +189,10 @@ func (r *KeyPair) update(ctx context.Context, c *Cloud, actual engine.Resource, 
 		return r.create(ctx, c, refs)
 	}
 	n := *a
-	if err := securityTagEC2(ctx, c, a.ID, a.Tags, r.Tags); err != nil {
+	if err := tagEC2(ctx, c, a.ID, a.Tags, r.Tags); err != nil {
 		return nil, fmt.Errorf("tagging key pair %s: %w", r.Name, err)
 	}
-	n.Tags = securityMergeTags(a.Tags, r.Tags)
+	n.Tags = mergeTags(a.Tags, r.Tags)
 	return &n, nil
 }
 

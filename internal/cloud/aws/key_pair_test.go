@@ -108,7 +108,7 @@ func TestKeyPairLifecycle(t *testing.T) {
 
 	t.Run("tags change in place", func(t *testing.T) {
 		changed := *ops
-		changed.Tags = securityMergeTags(ops.Tags, Tags{"team": "infra"})
+		changed.Tags = mergeTags(ops.Tags, Tags{"team": "infra"})
 		securityAssertChanges(t, planOf(t, c, admin, &changed), "update KeyPair/ops: tags[team]")
 		converge(t, c, admin, &changed)
 		assertInSync(t, c, counter, admin, &changed)

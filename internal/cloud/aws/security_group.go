@@ -136,10 +136,10 @@ func (r *SecurityGroup) create(ctx context.Context, c *Cloud, refs engine.Refs) 
 // update changes tags, the only thing Diff lets through.
 func (r *SecurityGroup) update(ctx context.Context, c *Cloud, actual engine.Resource, diffs []engine.FieldDiff, refs engine.Refs) (engine.Resource, error) {
 	a := *actual.(*SecurityGroup)
-	if err := securityTagEC2(ctx, c, a.ID, a.Tags, r.Tags); err != nil {
+	if err := tagEC2(ctx, c, a.ID, a.Tags, r.Tags); err != nil {
 		return nil, fmt.Errorf("tagging security group %s: %w", r.Name, err)
 	}
-	a.Tags = securityMergeTags(a.Tags, r.Tags)
+	a.Tags = mergeTags(a.Tags, r.Tags)
 	return &a, nil
 }
 
@@ -168,28 +168,4 @@ func (c *Cloud) ownedSecurityGroups(ctx context.Context) ([]engine.Resource, err
 		}
 	}
 	return out, nil
-}
-
-// securityTagEC2 adds or corrects the tags of want that an EC2 resource
-// lacks. Tags it has beyond want are left alone, as Differ.Tags does.
-func securityTagEC2(ctx context.Context, c *Cloud, id string, have, want Tags) error {
-	add := tagsToAdd(have, want)
-	if len(add) == 0 {
-		return nil
-	}
-	_, err := c.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: ec2Tags(add)})
-	return err
-}
-
-// securityMergeTags returns have with want's tags set over it: the tags a resource
-// has after securityTagEC2.
-func securityMergeTags(have, want Tags) Tags {
-	out := Tags{}
-	for k, v := range have {
-		out[k] = v
-	}
-	for k, v := range want {
-		out[k] = v
-	}
-	return out
 }

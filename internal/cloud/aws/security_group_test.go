@@ -118,7 +118,7 @@ func TestSecurityGroupLifecycle(t *testing.T) {
 
 	t.Run("tag changes in place", func(t *testing.T) {
 		changed := *masters
-		changed.Tags = securityMergeTags(masters.Tags, Tags{"team": "infra"})
+		changed.Tags = mergeTags(masters.Tags, Tags{"team": "infra"})
 		securityAssertChanges(t, planOf(t, c, nodes, &changed), "update SecurityGroup/masters: tags[team]")
 		converge(t, c, nodes, &changed)
 		assertInSync(t, c, counter, nodes, &changed)

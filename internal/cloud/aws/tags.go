@@ -1,8 +1,12 @@
 package aws
 
 import (
+	"context"
 	"fmt"
+	"maps"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kapstan/kapstan/internal/engine"
@@ -66,6 +70,29 @@ func addOwned[T any](c *Cloud, kind, plural string, byAddr map[engine.Address]T,
 	}
 	byAddr[addr] = r
 	return addr, true, nil
+}
+
+// tagEC2 adds or corrects the tags of want that EC2 resource id lacks.
+// Tags it has beyond want are left alone, as Differ.Tags does; mergeTags
+// gives the tags it has afterwards.
+func tagEC2(ctx context.Context, c *Cloud, id string, have, want Tags) error {
+	add := tagsToAdd(have, want)
+	if len(add) == 0 {
+		return nil
+	}
+	_, err := c.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: ec2Tags(add)})
+	return err
+}
+
+// mergeTags returns have with want's tags set over it: the tags a
+// resource has after tagEC2.
+func mergeTags(have, want Tags) Tags {
+	out := maps.Clone(have)
+	if out == nil {
+		out = Tags{}
+	}
+	maps.Copy(out, want)
+	return out
 }
 
 // tagsToAdd returns the tags of want that have lost or other values in have.

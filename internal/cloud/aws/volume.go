@@ -162,10 +162,10 @@ func (r *Volume) update(ctx context.Context, c *Cloud, actual engine.Resource, d
 			return nil, fmt.Errorf("modifying volume %s (%s): %w", r.Name, a.ID, err)
 		}
 	}
-	if err := securityTagEC2(ctx, c, a.ID, a.Tags, r.Tags); err != nil {
+	if err := tagEC2(ctx, c, a.ID, a.Tags, r.Tags); err != nil {
 		return nil, fmt.Errorf("tagging volume %s (%s): %w", r.Name, a.ID, err)
 	}
-	a.Tags = securityMergeTags(a.Tags, r.Tags)
+	a.Tags = mergeTags(a.Tags, r.Tags)
 	return &a, nil
 }
 

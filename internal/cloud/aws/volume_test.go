@@ -39,7 +39,7 @@ func TestVolumeLifecycle(t *testing.T) {
 	t.Run("size grows and type changes in place", func(t *testing.T) {
 		changed := *a
 		changed.Size, changed.Type = 30, "gp2"
-		changed.Tags = securityMergeTags(a.Tags, Tags{"team": "infra"})
+		changed.Tags = mergeTags(a.Tags, Tags{"team": "infra"})
 		securityAssertChanges(t, planOf(t, c, &changed, b), "update Volume/a.etcd-main: size,type,tags[team]")
 		converge(t, c, &changed, b)
 		assertInSync(t, c, counter, &changed, b)

@@ -349,19 +349,13 @@ func networkHasDiff(diffs []engine.FieldDiff, path string) bool {
 // resource id, when the diffs name a tag, and returns the tags it now has.
 // Extra tags are left alone, as Differ.Tags ignores them.
 func networkAddTags(ctx context.Context, c *Cloud, id string, have, want Tags, diffs []engine.FieldDiff) (Tags, error) {
-	out := maps.Clone(have)
-	if out == nil {
-		out = Tags{}
+	if !networkHasDiff(diffs, "tags[") {
+		return mergeTags(have, nil), nil
 	}
-	add := tagsToAdd(have, want)
-	if !networkHasDiff(diffs, "tags[") || len(add) == 0 {
-		return out, nil
-	}
-	if _, err := c.EC2.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: ec2Tags(add)}); err != nil {
+	if err := tagEC2(ctx, c, id, have, want); err != nil {
 		return nil, err
 	}
-	maps.Copy(out, add)
-	return out, nil
+	return mergeTags(have, want), nil
 }
 
 // networkDeleteErr turns the error of a delete call into what the engine
