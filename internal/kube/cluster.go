@@ -55,7 +55,7 @@ func (c *Cluster) clock() clock.WithTicker {
 }
 
 // Observe reads the cloud's groups, the nodes and the kube-system pods,
-// all at once.
+// all at once; only the groups without a Client.
 func (c *Cluster) Observe(ctx context.Context) (Observation, error) {
 	return c.observe(ctx, nil)
 }

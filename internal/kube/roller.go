@@ -72,13 +72,7 @@ func (c *Cluster) RollingUpdate(ctx context.Context, o RollOptions) ([]GroupUpda
 	// One look at the cloud and the API serves to choose what to replace,
 	// to check the cluster is valid before touching it, and to start the
 	// first batch.
-	var obs Observation
-	var err error
-	if c.Client != nil {
-		obs, err = c.Observe(ctx)
-	} else {
-		obs.Groups, err = c.Cloud.Groups(ctx)
-	}
+	obs, err := c.Observe(ctx) // cloud only without a Client
 	if err != nil {
 		return nil, err
 	}
