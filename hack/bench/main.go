@@ -333,7 +333,7 @@ func (s *session) apply(ctx context.Context, concurrency int) (time.Duration, in
 func (s *session) delete(ctx context.Context) (time.Duration, int, error) {
 	s.counter.Reset()
 	start := time.Now()
-	td, err := reconcile.Discover(ctx, "bench.k8s.local", "us-east-1", s.opts())
+	td, err := reconcile.Discover(ctx, "bench.k8s.local", "us-east-1", s.opts(), awscloud.DiscoverOptions{})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -57,7 +57,7 @@ func kubernetesMade(t *testing.T, e *env, cluster string) {
 
 func (e *env) deleteCluster(t *testing.T, cluster string, timeout time.Duration) error {
 	t.Helper()
-	td, err := Discover(context.Background(), cluster, "us-east-1", e.opts())
+	td, err := Discover(context.Background(), cluster, "us-east-1", e.opts(), awscloud.DiscoverOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestDeleteLeavesNothing(t *testing.T) {
 			e.converge(t, snap)
 			kubernetesMade(t, e, tc.opts.Name)
 
-			td, err := Discover(context.Background(), tc.opts.Name, "us-east-1", e.opts())
+			td, err := Discover(context.Background(), tc.opts.Name, "us-east-1", e.opts(), awscloud.DiscoverOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestDeleteLeavesNothing(t *testing.T) {
 				t.Fatalf("left behind: %v", left)
 			}
 			// A second delete finds nothing.
-			again, err := Discover(context.Background(), tc.opts.Name, "us-east-1", e.opts())
+			again, err := Discover(context.Background(), tc.opts.Name, "us-east-1", e.opts(), awscloud.DiscoverOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -58,7 +58,7 @@ func TestApplyAndDeleteThroughFaults(t *testing.T) {
 	}
 	check.assertConverged(t, snap)
 
-	td, err := Discover(ctx, "demo.k8s.local", "us-east-1", e.opts())
+	td, err := Discover(ctx, "demo.k8s.local", "us-east-1", e.opts(), awscloud.DiscoverOptions{})
 	if err != nil {
 		t.Fatalf("discover through faults: %v", err)
 	}

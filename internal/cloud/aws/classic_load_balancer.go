@@ -22,6 +22,7 @@ type ClassicELBAPI interface {
 
 // ClassicLoadBalancer is a classic load balancer tagged with the cluster.
 type ClassicLoadBalancer struct {
+	deleteOnly
 	Name           string
 	Subnets        []engine.Ref
 	SecurityGroups []engine.Ref
@@ -35,17 +36,6 @@ func (r *ClassicLoadBalancer) Dependencies() []engine.Address {
 }
 func (r *ClassicLoadBalancer) CloudID() string { return r.Name }
 
-func (r *ClassicLoadBalancer) Diff(engine.Resource, engine.Refs) []engine.FieldDiff { return nil }
-func (r *ClassicLoadBalancer) find(context.Context, *Cloud, engine.Refs) (engine.Resource, error) {
-	return nil, errNotManaged
-}
-func (r *ClassicLoadBalancer) create(context.Context, *Cloud, engine.Refs) (engine.Resource, error) {
-	return nil, errNotManaged
-}
-func (r *ClassicLoadBalancer) update(context.Context, *Cloud, engine.Resource, []engine.FieldDiff, engine.Refs) (engine.Resource, error) {
-	return nil, errNotManaged
-}
-
 func (r *ClassicLoadBalancer) delete(ctx context.Context, c *Cloud) error {
 	if c.ClassicELB == nil {
 		return fmt.Errorf("deleting classic load balancer %s: no client", r.Name)
@@ -57,9 +47,9 @@ func (r *ClassicLoadBalancer) delete(ctx context.Context, c *Cloud) error {
 	return nil
 }
 
-// clusterClassicLoadBalancers lists the classic load balancers that carry
-// the cluster's tag: one paginated describe and one DescribeTags per 20.
-func (c *Cloud) clusterClassicLoadBalancers(ctx context.Context) ([]engine.Resource, error) {
+// taggedClassicLoadBalancers lists the classic load balancers tagged for
+// the cluster: one paginated describe and one DescribeTags per 20.
+func (c *Cloud) taggedClassicLoadBalancers(ctx context.Context) ([]tagged, error) {
 	if c.ClassicELB == nil {
 		return nil, nil
 	}
@@ -77,7 +67,7 @@ func (c *Cloud) clusterClassicLoadBalancers(ctx context.Context) ([]engine.Resou
 			subnets[name], groups[name] = lb.Subnets, lb.SecurityGroups
 		}
 	}
-	var out []engine.Resource
+	var out []tagged
 	for chunk := range slices.Chunk(all, 20) {
 		tags, err := c.ClassicELB.DescribeTags(ctx, &elb.DescribeTagsInput{LoadBalancerNames: chunk})
 		if err != nil {
@@ -88,7 +78,7 @@ func (c *Cloud) clusterClassicLoadBalancers(ctx context.Context) ([]engine.Resou
 			for _, tag := range d.Tags {
 				t[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 			}
-			if t[TagClusterPrefix+c.Cluster] == "" && t[TagKubernetesCluster] != c.Cluster {
+			if !c.taggedForCluster(t) {
 				continue
 			}
 			name := aws.ToString(d.LoadBalancerName)
@@ -99,7 +89,7 @@ func (c *Cloud) clusterClassicLoadBalancers(ctx context.Context) ([]engine.Resou
 			for _, g := range groups[name] {
 				r.SecurityGroups = append(r.SecurityGroups, engine.RefID(g))
 			}
-			out = append(out, r)
+			out = append(out, tagged{res: r, tags: t})
 		}
 	}
 	return out, nil

@@ -27,8 +27,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/kapstan/kapstan/internal/engine"
@@ -55,6 +57,11 @@ type Clients struct {
 	SSM         SSMAPI
 	// ClassicELB is only used to delete Kubernetes' load balancers.
 	ClassicELB ClassicELBAPI
+	// SQS and Events are only used to find and delete what other tools of
+	// the family made for a cluster (a node termination handler's queue
+	// and rules).
+	SQS    SQSAPI
+	Events EventsAPI
 }
 
 // EC2API is every EC2 call kapstan makes.
@@ -71,6 +78,8 @@ type EC2API interface {
 	preflightEC2API
 	instanceAPI
 	networkInterfaceAPI
+	dhcpOptionsAPI
+	vpcEndpointAPI
 	discoverEC2API
 }
 
@@ -111,6 +120,8 @@ func NewClients(cfg aws.Config) Clients {
 		Route53:     route53.NewFromConfig(cfg),
 		SSM:         ssm.NewFromConfig(cfg),
 		ClassicELB:  elb.NewFromConfig(cfg),
+		SQS:         sqs.NewFromConfig(cfg),
+		Events:      eventbridge.NewFromConfig(cfg),
 	}
 }
 

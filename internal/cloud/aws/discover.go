@@ -27,31 +27,28 @@ type discoverIAMAPI interface {
 	ListInstanceProfiles(ctx context.Context, params *iam.ListInstanceProfilesInput, optFns ...func(*iam.Options)) (*iam.ListInstanceProfilesOutput, error)
 }
 
-// Origin says who made a resource found for a cluster's delete.
-type Origin string
-
-// Origins.
-const (
-	// OriginKapstan resources carry the cluster's kapstan.io/address tag.
-	OriginKapstan Origin = "owned"
-	// OriginKubernetes resources carry the cluster tag but no address:
-	// Kubernetes, or Auto Scaling, made them for the cluster (load
-	// balancers and security groups of Services, volumes of persistent
-	// volumes, instances).
-	OriginKubernetes Origin = "owned (kubernetes)"
-	// OriginShared resources are the user's and only lose the tag.
-	OriginShared Origin = "shared"
-)
-
-// Discovery is everything a cluster's delete removes or untags.
+// Discovery is everything tagged for a cluster, sorted by what a delete
+// does with it.
 type Discovery struct {
-	// Delete are the resources to delete, each knowing what it depends on.
+	// Delete are the resources to delete, each knowing what it depends on:
+	// the cluster's own (kapstan's and Kubernetes'), and the foreign ones
+	// when the delete includes them.
 	Delete []engine.Resource
+	// Foreign are the resources tagged for the cluster that another tool
+	// made and that this delete leaves alone.
+	Foreign []engine.Resource
+	// Kept are resources a delete must not touch alone, with why: an
+	// instance whose Auto Scaling group lives on (the group would replace
+	// it) and is not being deleted.
+	Kept map[engine.Address]string
 	// Untag are the ids of shared resources that only lose the cluster's
 	// tags.
 	Untag []string
 	// UntagKinds names the kind of each id in Untag, for display.
 	UntagKinds map[string]string
+	// Unknown are ids of EC2 resources tagged for the cluster whose kind
+	// kapstan does not know how to delete; they are named, never touched.
+	Unknown []string
 }
 
 // Origin says who made a resource of the discovery.
@@ -62,105 +59,255 @@ func (d *Discovery) Origin(r engine.Resource) Origin {
 	return OriginKapstan
 }
 
-// Discover finds, by tags alone, every resource of the cluster: what
-// kapstan made (kapstan.io/address), what Kubernetes and Auto Scaling made
-// for it (kubernetes.io/cluster/NAME or KubernetesCluster=NAME, no
-// address) and what is shared with it (kubernetes.io/cluster/NAME=shared).
-// It needs no spec, so it works for a cluster whose spec is gone or whose
-// apply was interrupted. Each resource's dependencies are resolved against
-// the others found, so that a delete plan orders them.
-func (c *Cloud) Discover(ctx context.Context) (*Discovery, error) {
-	var all []engine.Resource
+// Why is the evidence for a resource's origin: the tag or fact that tells
+// who made it.
+func (d *Discovery) Why(r engine.Resource) string {
+	if f, ok := r.(*found); ok {
+		return f.why
+	}
+	return ""
+}
+
+// DiscoverOptions tune a discovery.
+type DiscoverOptions struct {
+	// IncludeForeign puts the foreign resources in Delete: the user asked,
+	// by name, to remove what another tool made for the cluster.
+	IncludeForeign bool
+}
+
+// Discover finds, by tags alone, every resource tagged for the cluster and
+// decides for each who made it (see ownership): kapstan
+// (kapstan.io/address), Kubernetes or the cluster's Auto Scaling groups
+// (the marks those set), the user (kubernetes.io/cluster/NAME=shared), or
+// another tool (foreign). It needs no spec, so it works for a cluster
+// whose spec is gone or whose apply was interrupted. Each resource's
+// dependencies are resolved against the others found, so that a delete
+// plan orders them.
+func (c *Cloud) Discover(ctx context.Context, opts DiscoverOptions) (*Discovery, error) {
+	var own []engine.Resource
 	for _, list := range c.ownedListers() {
 		rs, err := list(ctx)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, rs...)
+		own = append(own, rs...)
 	}
-	kapstanIDs := map[string]bool{}
-	for _, r := range all {
-		if id, ok := r.(engine.Identified); ok {
-			kapstanIDs[id.CloudID()] = true
+	known := map[string]bool{}
+	ownGroups := map[string]bool{}
+	for _, r := range own {
+		if id, ok := r.(engine.Identified); ok && id.CloudID() != "" {
+			known[id.CloudID()] = true
+		}
+		if g, ok := r.(*AutoScalingGroup); ok {
+			ownGroups[g.GroupName] = true
 		}
 	}
-	var extra []engine.Resource
-	for _, list := range []func(context.Context) ([]engine.Resource, error){
-		c.clusterInstances, c.clusterNetworkInterfaces, c.clusterClassicLoadBalancers,
-		c.kubernetesSecurityGroups, c.kubernetesLoadBalancers, c.leftoverInstanceProfiles,
+	others, shared, unknown, err := c.taggedEC2(ctx, known)
+	if err != nil {
+		return nil, err
+	}
+	for _, list := range []func(context.Context) ([]tagged, error){
+		func(ctx context.Context) ([]tagged, error) { return c.taggedAutoScalingGroups(ctx, ownGroups) },
+		c.taggedLoadBalancers, c.taggedClassicLoadBalancers, c.taggedRoles, c.taggedQueues, c.taggedEventRules,
 	} {
 		rs, err := list(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rs {
-			if id, ok := r.(engine.Identified); ok && kapstanIDs[id.CloudID()] {
-				continue
-			}
-			extra = append(extra, r)
-		}
+		others = append(others, rs...)
 	}
-	volumes, attached, err := c.clusterVolumes(ctx)
+	leftovers, err := c.leftoverInstanceProfiles(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range volumes {
-		if !kapstanIDs[v.ID] {
-			extra = append(extra, v)
+	for _, r := range leftovers {
+		if !known[r.(engine.Identified).CloudID()] {
+			own = append(own, r)
+		}
+	}
+	live, err := c.liveGroups(ctx, groupsOutside(others, ownGroups))
+	if err != nil {
+		return nil, err
+	}
+
+	s := sorting{cluster: c.Cluster, ownGroups: ownGroups, liveGroups: live, includeForeign: opts.IncludeForeign}
+	d := s.sort(own, others)
+	d.Unknown = unknown
+	d.UntagKinds = map[string]string{}
+	for _, id := range shared {
+		if !slices.Contains(d.Untag, id) {
+			d.Untag = append(d.Untag, id)
+		}
+		d.UntagKinds[id] = sharedKind(id)
+	}
+	slices.Sort(d.Untag)
+	return d, nil
+}
+
+// groupsOutside lists the Auto Scaling groups that launched the instances
+// found, other than the cluster's own: whether each still lives decides
+// whether its instances may be deleted.
+func groupsOutside(others []tagged, own map[string]bool) []string {
+	var out []string
+	for _, t := range others {
+		if in, ok := t.res.(*Instance); ok && in.GroupName != "" && !own[in.GroupName] && !slices.Contains(out, in.GroupName) {
+			out = append(out, in.GroupName)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// sorting decides what a delete does with each resource found: pure, so
+// that the rules are tested on recorded AWS data.
+type sorting struct {
+	cluster        string
+	ownGroups      map[string]bool
+	liveGroups     map[string]bool
+	includeForeign bool
+}
+
+// sort wraps the resources found with their origin and dependencies, and
+// files them into a Discovery. own are kapstan's (its owned listers);
+// others are the rest tagged for the cluster.
+func (s sorting) sort(own []engine.Resource, others []tagged) *Discovery {
+	d := &Discovery{Kept: map[engine.Address]string{}}
+	verdicts := map[string]verdict{} // by cloud id
+	type item struct {
+		res   awsResource
+		v     verdict
+		after []string
+	}
+	var items []item
+	for _, r := range own {
+		items = append(items, item{res: r.(awsResource), v: verdict{Origin: OriginKapstan}})
+	}
+	// Instances first: a disk or interface that goes with its instance
+	// takes the instance's verdict.
+	slices.SortStableFunc(others, func(a, b tagged) int {
+		_, ai := a.res.(*Instance)
+		_, bi := b.res.(*Instance)
+		switch {
+		case ai && !bi:
+			return -1
+		case bi && !ai:
+			return 1
+		}
+		return 0
+	})
+	for _, t := range others {
+		v := ownership(s.cluster, t.res.Address().Kind, t.tags, t.groupName, s.ownGroups)
+		if iv, ok := verdicts[t.withInstance]; ok && t.withInstance != "" && v.Origin == OriginForeign && iv.Origin != OriginForeign {
+			v = verdict{Origin: iv.Origin, Why: "goes with instance " + t.withInstance}
+		}
+		if v.Origin == OriginShared {
+			continue // untagged, never deleted (listed by the caller)
+		}
+		if id, ok := t.res.(engine.Identified); ok {
+			verdicts[id.CloudID()] = v
+		}
+		items = append(items, item{res: t.res, v: v, after: t.after})
+		for _, child := range t.children {
+			items = append(items, item{res: child, v: v})
 		}
 	}
 
-	d := &Discovery{UntagKinds: map[string]string{}}
+	// Resolve references among everything found, by cloud id.
 	index := map[string]engine.Address{}
 	groups := map[string]engine.Address{}
-	for _, r := range append(slices.Clone(all), extra...) {
-		if id, ok := r.(engine.Identified); ok && id.CloudID() != "" {
-			index[id.CloudID()] = r.Address()
+	present := map[engine.Address]bool{}
+	verdictAt := map[engine.Address]verdict{}
+	for _, it := range items {
+		verdictAt[it.res.Address()] = it.v
+		if id, ok := it.res.(engine.Identified); ok && id.CloudID() != "" {
+			index[id.CloudID()] = it.res.Address()
 		}
-		if g, ok := r.(*AutoScalingGroup); ok {
+		if g, ok := it.res.(*AutoScalingGroup); ok {
 			groups[g.GroupName] = g.Address()
 		}
+		present[it.res.Address()] = true
 	}
-	present := map[engine.Address]bool{}
-	for _, r := range append(slices.Clone(all), extra...) {
-		present[r.Address()] = true
-	}
-	wrap := func(r engine.Resource, origin Origin) engine.Resource {
-		f := &found{awsResource: r.(awsResource), origin: origin}
-		for _, a := range r.Dependencies() {
+	deleting := func(v verdict) bool { return v.Origin != OriginForeign || s.includeForeign }
+	for _, it := range items {
+		f := &found{awsResource: it.res, origin: it.v.Origin, why: it.v.Why}
+		for _, a := range it.res.Dependencies() {
 			if present[a] {
 				f.deps = append(f.deps, a)
 			}
 		}
-		for _, ref := range refsOf(r) {
-			if a, ok := index[ref.ID]; ok && ref.ID != "" && !slices.Contains(f.deps, a) && a != r.Address() {
+		for _, ref := range refsOf(it.res) {
+			if a, ok := index[ref.ID]; ok && ref.ID != "" && !slices.Contains(f.deps, a) && a != it.res.Address() {
 				f.deps = append(f.deps, a)
 			}
 		}
-		switch v := r.(type) {
+		for _, id := range it.after {
+			if a, ok := index[id]; ok {
+				f.after = append(f.after, a)
+			}
+		}
+		switch v := it.res.(type) {
 		case *Instance:
 			if a, ok := groups[v.GroupName]; ok {
 				f.after = append(f.after, a)
 			}
-		case *Volume:
-			for _, in := range attached[v.ID] {
-				f.after = append(f.after, engine.Address{Kind: KindInstance, Name: in})
-			}
 		case *NetworkInterface:
-			f.after = v.DeleteAfter()
+			f.after = append(f.after, v.DeleteAfter()...)
 		}
-		return f
+		if !deleting(it.v) {
+			d.Foreign = append(d.Foreign, f)
+			continue
+		}
+		if in, ok := it.res.(*Instance); ok && in.GroupName != "" && s.liveGroups[in.GroupName] {
+			if g, ok := groups[in.GroupName]; !ok || !deleting(verdictAt[g]) {
+				d.Kept[in.Address()] = fmt.Sprintf("its Auto Scaling group %s is not being deleted and would replace it", in.GroupName)
+				d.Foreign = append(d.Foreign, f)
+				continue
+			}
+		}
+		d.Delete = append(d.Delete, f)
 	}
-	for _, r := range all {
-		d.Delete = append(d.Delete, wrap(r, OriginKapstan))
+	s.keepWhatKeptUse(d)
+	return d
+}
+
+// keepWhatKeptUse keeps, too, what a kept resource holds, transitively:
+// what it depends on (its subnet, its security groups, their VPC) and
+// what may only go after it (its volumes, a DHCP option set its VPC
+// uses). Deleting those would only wait for it until the timeout.
+func (s sorting) keepWhatKeptUse(d *Discovery) {
+	for {
+		held := map[engine.Address]string{}
+		for _, r := range d.Foreign {
+			if _, kept := d.Kept[r.Address()]; !kept {
+				continue
+			}
+			for _, dep := range r.Dependencies() {
+				held[dep] = "kept " + r.Address().String() + " uses it"
+			}
+		}
+		var keep []int
+		for i, r := range d.Delete {
+			if why, ok := held[r.Address()]; ok {
+				d.Kept[r.Address()] = why
+				keep = append(keep, i)
+				continue
+			}
+			for _, a := range r.(*found).after {
+				if _, kept := d.Kept[a]; kept {
+					d.Kept[r.Address()] = "it can only go after kept " + a.String()
+					keep = append(keep, i)
+					break
+				}
+			}
+		}
+		if len(keep) == 0 {
+			return
+		}
+		for j := len(keep) - 1; j >= 0; j-- {
+			d.Foreign = append(d.Foreign, d.Delete[keep[j]])
+			d.Delete = slices.Delete(d.Delete, keep[j], keep[j]+1)
+		}
 	}
-	for _, r := range extra {
-		d.Delete = append(d.Delete, wrap(r, OriginKubernetes))
-	}
-	if d.Untag, err = c.sharedResources(ctx, d.UntagKinds); err != nil {
-		return nil, err
-	}
-	return d, nil
 }
 
 // ownedListers are the listers of every kind kapstan makes, in the order
@@ -180,8 +327,21 @@ func (c *Cloud) ownedListers() []func(context.Context) ([]engine.Resource, error
 type found struct {
 	awsResource
 	origin Origin
+	why    string
 	deps   []engine.Address
 	after  []engine.Address
+}
+
+// DeleteReason implements the engine's reason for a delete: who made the
+// resource.
+func (f *found) DeleteReason() string {
+	switch f.origin {
+	case OriginKapstan:
+		return "made by kapstan for the cluster"
+	case OriginForeign:
+		return "tagged for the cluster, " + f.why
+	}
+	return "made for the cluster (" + f.why + ")"
 }
 
 func (f *found) Dependencies() []engine.Address { return f.deps }
@@ -246,120 +406,32 @@ func refsOf(r engine.Resource) []engine.Ref {
 	return nil
 }
 
-// kubernetesSecurityGroups lists the security groups that carry the
-// cluster tag but no kapstan address: those Kubernetes made for Services'
-// load balancers.
-func (c *Cloud) kubernetesSecurityGroups(ctx context.Context) ([]engine.Resource, error) {
-	var out []engine.Resource
-	seen := map[string]bool{}
-	for _, f := range c.clusterTagFilters() {
-		for p := ec2.NewDescribeSecurityGroupsPaginator(c.EC2, &ec2.DescribeSecurityGroupsInput{Filters: f}); p.HasMorePages(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("listing the cluster's security groups: %w", err)
-			}
-			for _, g := range page.SecurityGroups {
-				id := aws.ToString(g.GroupId)
-				tags := fromEC2Tags(g.Tags)
-				if seen[id] || tags[TagAddress] != "" || tags[TagClusterPrefix+c.Cluster] == "shared" {
-					continue
-				}
-				seen[id] = true
-				out = append(out, &SecurityGroup{Name: id, ID: id, GroupName: aws.ToString(g.GroupName),
-					VPC: engine.RefID(aws.ToString(g.VpcId)), Tags: tags})
-			}
-		}
-	}
-	return out, nil
-}
-
-// kubernetesLoadBalancers lists the network and application load
-// balancers and target groups that carry the cluster tag but no kapstan
-// address: those the AWS cloud controller or load balancer controller made.
-func (c *Cloud) kubernetesLoadBalancers(ctx context.Context) ([]engine.Resource, error) {
+// taggedLoadBalancers lists the network and application load balancers
+// and target groups tagged for the cluster that kapstan did not make, from
+// the one read of them a plan makes too.
+func (c *Cloud) taggedLoadBalancers(ctx context.Context) ([]tagged, error) {
 	inv, err := elbv2Inventory(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	ours := func(t Tags) bool {
-		return t[TagAddress] == "" && (t[TagClusterPrefix+c.Cluster] == "owned" || t[TagKubernetesCluster] == c.Cluster)
-	}
-	var out []engine.Resource
+	other := func(t Tags) bool { return t[TagAddress] == "" && c.taggedForCluster(t) }
+	var out []tagged
 	for _, lb := range inv.lbs {
 		arn := aws.ToString(lb.LoadBalancerArn)
-		if t := inv.tags[arn]; ours(t) {
-			r := &LoadBalancer{Name: aws.ToString(lb.LoadBalancerName), LBName: aws.ToString(lb.LoadBalancerName), ARN: arn, Tags: t}
-			for _, az := range lb.AvailabilityZones {
-				r.Subnets = append(r.Subnets, engine.RefID(aws.ToString(az.SubnetId)))
-			}
-			for _, g := range lb.SecurityGroups {
-				r.SecurityGroups = append(r.SecurityGroups, engine.RefID(g))
-			}
-			out = append(out, r)
+		if t := inv.tags[arn]; other(t) {
+			r := lbFromAWS(lb, t)
+			r.Name = r.LBName
+			out = append(out, tagged{res: r, tags: t})
 		}
 	}
 	for _, tg := range inv.tgs {
 		arn := aws.ToString(tg.TargetGroupArn)
-		if t := inv.tags[arn]; ours(t) {
-			out = append(out, &TargetGroup{Name: aws.ToString(tg.TargetGroupName), TGName: aws.ToString(tg.TargetGroupName),
-				ARN: arn, VPC: engine.RefID(aws.ToString(tg.VpcId)), Tags: t})
+		if t := inv.tags[arn]; other(t) {
+			out = append(out, tagged{res: &TargetGroup{Name: aws.ToString(tg.TargetGroupName), TGName: aws.ToString(tg.TargetGroupName),
+				ARN: arn, VPC: engine.RefID(aws.ToString(tg.VpcId)), Tags: t}, tags: t})
 		}
 	}
 	return out, nil
-}
-
-// clusterVolumes lists the volumes tagged with the cluster (persistent
-// volumes Kubernetes made, and kapstan's etcd volumes) and the instances
-// each is attached to.
-func (c *Cloud) clusterVolumes(ctx context.Context) ([]*Volume, map[string][]string, error) {
-	var out []*Volume
-	attached := map[string][]string{}
-	seen := map[string]bool{}
-	for _, f := range c.clusterTagFilters() {
-		for p := ec2.NewDescribeVolumesPaginator(c.EC2, &ec2.DescribeVolumesInput{Filters: f}); p.HasMorePages(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, nil, fmt.Errorf("listing the cluster's volumes: %w", err)
-			}
-			for _, v := range page.Volumes {
-				id := aws.ToString(v.VolumeId)
-				if seen[id] || v.State == ec2types.VolumeStateDeleting || v.State == ec2types.VolumeStateDeleted {
-					continue
-				}
-				seen[id] = true
-				for _, a := range v.Attachments {
-					attached[id] = append(attached[id], aws.ToString(a.InstanceId))
-				}
-				out = append(out, &Volume{Name: id, ID: id, Zone: aws.ToString(v.AvailabilityZone), Tags: fromEC2Tags(v.Tags)})
-			}
-		}
-	}
-	return out, attached, nil
-}
-
-// sharedResources lists, with one DescribeTags call, every EC2 resource
-// tagged kubernetes.io/cluster/NAME=shared.
-func (c *Cloud) sharedResources(ctx context.Context, kinds map[string]string) ([]string, error) {
-	var ids []string
-	in := &ec2.DescribeTagsInput{Filters: []ec2types.Filter{
-		{Name: aws.String("key"), Values: []string{TagClusterPrefix + c.Cluster}},
-		{Name: aws.String("value"), Values: []string{"shared"}},
-	}}
-	for p := ec2.NewDescribeTagsPaginator(c.EC2, in); p.HasMorePages(); {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("listing resources shared with the cluster: %w", err)
-		}
-		for _, t := range page.Tags {
-			id := aws.ToString(t.ResourceId)
-			if !slices.Contains(ids, id) {
-				ids = append(ids, id)
-				kinds[id] = sharedKind(id)
-			}
-		}
-	}
-	slices.Sort(ids)
-	return ids, nil
 }
 
 // sharedKind names a resource's kind from its id prefix, for display.

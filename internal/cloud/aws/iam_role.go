@@ -25,6 +25,7 @@ type iamAPI interface {
 
 	PutRolePolicy(ctx context.Context, params *iam.PutRolePolicyInput, optFns ...func(*iam.Options)) (*iam.PutRolePolicyOutput, error)
 	DeleteRolePolicy(ctx context.Context, params *iam.DeleteRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DeleteRolePolicyOutput, error)
+	DetachRolePolicy(ctx context.Context, params *iam.DetachRolePolicyInput, optFns ...func(*iam.Options)) (*iam.DetachRolePolicyOutput, error)
 
 	GetInstanceProfile(ctx context.Context, params *iam.GetInstanceProfileInput, optFns ...func(*iam.Options)) (*iam.GetInstanceProfileOutput, error)
 	CreateInstanceProfile(ctx context.Context, params *iam.CreateInstanceProfileInput, optFns ...func(*iam.Options)) (*iam.CreateInstanceProfileOutput, error)
@@ -43,6 +44,12 @@ type IAMRole struct {
 	AssumeRolePolicy string // JSON
 	ARN              string
 	Tags             Tags
+
+	// inlineFirst and detachFirst are the inline policies to delete and
+	// the managed policies to detach before the role, for a role another
+	// tool made: AWS refuses to delete a role that has either. kapstan's
+	// own inline policies are resources of their own.
+	inlineFirst, detachFirst []string
 }
 
 // Address implements engine.Resource.
@@ -186,6 +193,18 @@ func (r *IAMRole) update(ctx context.Context, c *Cloud, actual engine.Resource, 
 // this too); the engine deletes those first, as they depend on the role,
 // and retries a conflict while IAM catches up.
 func (r *IAMRole) delete(ctx context.Context, c *Cloud) error {
+	for _, p := range r.inlineFirst {
+		_, err := c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(r.RoleName), PolicyName: aws.String(p)})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("deleting inline policy %s of IAM role %s: %w", p, r.RoleName, err)
+		}
+	}
+	for _, arn := range r.detachFirst {
+		_, err := c.IAM.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(r.RoleName), PolicyArn: aws.String(arn)})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("detaching policy %s from IAM role %s: %w", arn, r.RoleName, err)
+		}
+	}
 	_, err := c.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(r.RoleName)})
 	return deleteResult(err, "IAM role "+r.Name)
 }

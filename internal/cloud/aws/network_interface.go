@@ -21,6 +21,7 @@ type networkInterfaceAPI interface {
 // NetworkInterface is a network interface tagged with the cluster, such as
 // one a CNI plugin made for pods and left behind.
 type NetworkInterface struct {
+	deleteOnly
 	ID             string
 	Subnet         engine.Ref
 	SecurityGroups []engine.Ref
@@ -44,17 +45,6 @@ func (r *NetworkInterface) DeleteAfter() []engine.Address {
 	return []engine.Address{{Kind: KindInstance, Name: r.Attachment}}
 }
 
-func (r *NetworkInterface) Diff(engine.Resource, engine.Refs) []engine.FieldDiff { return nil }
-func (r *NetworkInterface) find(context.Context, *Cloud, engine.Refs) (engine.Resource, error) {
-	return nil, errNotManaged
-}
-func (r *NetworkInterface) create(context.Context, *Cloud, engine.Refs) (engine.Resource, error) {
-	return nil, errNotManaged
-}
-func (r *NetworkInterface) update(context.Context, *Cloud, engine.Resource, []engine.FieldDiff, engine.Refs) (engine.Resource, error) {
-	return nil, errNotManaged
-}
-
 func (r *NetworkInterface) delete(ctx context.Context, c *Cloud) error {
 	_, err := c.EC2.DeleteNetworkInterface(ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(r.ID)})
 	switch {
@@ -64,30 +54,6 @@ func (r *NetworkInterface) delete(ctx context.Context, c *Cloud) error {
 		return engine.Retryable(fmt.Errorf("deleting network interface %s: %w", r.ID, err))
 	}
 	return fmt.Errorf("deleting network interface %s: %w", r.ID, err)
-}
-
-// clusterNetworkInterfaces lists the network interfaces tagged with the
-// cluster.
-func (c *Cloud) clusterNetworkInterfaces(ctx context.Context) ([]engine.Resource, error) {
-	var out []engine.Resource
-	seen := map[string]bool{}
-	for _, f := range c.clusterTagFilters() {
-		for p := ec2.NewDescribeNetworkInterfacesPaginator(c.EC2, &ec2.DescribeNetworkInterfacesInput{Filters: f}); p.HasMorePages(); {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("listing the cluster's network interfaces: %w", err)
-			}
-			for _, ni := range page.NetworkInterfaces {
-				id := aws.ToString(ni.NetworkInterfaceId)
-				if seen[id] {
-					continue
-				}
-				seen[id] = true
-				out = append(out, networkInterfaceFrom(ni))
-			}
-		}
-	}
-	return out, nil
 }
 
 func networkInterfaceFrom(ni ec2types.NetworkInterface) *NetworkInterface {

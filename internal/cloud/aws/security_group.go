@@ -19,6 +19,7 @@ type securityGroupAPI interface {
 	CreateTags(ctx context.Context, params *ec2.CreateTagsInput, optFns ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
 	AuthorizeSecurityGroupIngress(ctx context.Context, params *ec2.AuthorizeSecurityGroupIngressInput, optFns ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
 	RevokeSecurityGroupIngress(ctx context.Context, params *ec2.RevokeSecurityGroupIngressInput, optFns ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupIngressOutput, error)
+	RevokeSecurityGroupEgress(ctx context.Context, params *ec2.RevokeSecurityGroupEgressInput, optFns ...func(*ec2.Options)) (*ec2.RevokeSecurityGroupEgressOutput, error)
 	UpdateSecurityGroupRuleDescriptionsIngress(ctx context.Context, params *ec2.UpdateSecurityGroupRuleDescriptionsIngressInput, optFns ...func(*ec2.Options)) (*ec2.UpdateSecurityGroupRuleDescriptionsIngressOutput, error)
 }
 
@@ -31,6 +32,13 @@ type SecurityGroup struct {
 	VPC         engine.Ref
 	Description string
 	Tags        Tags
+
+	// revokeFirst and revokeEgressFirst are rules naming other groups that
+	// a delete revokes before the group, for groups another tool made:
+	// AWS refuses to delete a group another group's rule names, and two
+	// groups naming each other could never go. kapstan's own rules are
+	// resources of their own, deleted before their groups.
+	revokeFirst, revokeEgressFirst []ec2types.IpPermission
 }
 
 // Address implements engine.Resource.
@@ -150,6 +158,18 @@ func (r *SecurityGroup) update(ctx context.Context, c *Cloud, actual engine.Reso
 // referenced), so TestSecurityGroupDeleteInUseIsRetryable covers this with
 // a fake returning AWS's error.
 func (r *SecurityGroup) delete(ctx context.Context, c *Cloud) error {
+	if len(r.revokeFirst) > 0 {
+		_, err := c.EC2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(r.ID), IpPermissions: r.revokeFirst})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("revoking the rules of security group %s (%s) that name other groups: %w", r.Name, r.ID, err)
+		}
+	}
+	if len(r.revokeEgressFirst) > 0 {
+		_, err := c.EC2.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: aws.String(r.ID), IpPermissions: r.revokeEgressFirst})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("revoking the egress rules of security group %s (%s) that name other groups: %w", r.Name, r.ID, err)
+		}
+	}
 	_, err := c.EC2.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(r.ID)})
 	return deleteResult(err, fmt.Sprintf("security group %s (%s)", r.Name, r.ID))
 }
