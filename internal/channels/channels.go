@@ -47,8 +47,52 @@ type Release struct {
 	Recommended string `json:"recommended"`
 	// Addons are the versions of kapstan's add-ons, by add-on name.
 	Addons map[string]string `json:"addons"`
-	// Images are the container images of the add-ons, by component.
+	// Images are container images by component: those of the add-ons,
+	// and "etcd" and "pause", which every control-plane node (etcd) and
+	// every node (pause) runs. The control-plane images and kube-proxy
+	// follow the Kubernetes version and are not listed.
 	Images map[string]string `json:"images"`
+	// Components are the versions of what nodes install from files
+	// besides Kubernetes' own binaries, by name: "containerd", "runc" and
+	// "cni-plugins" (see Required).
+	Components map[string]string `json:"components,omitempty"`
+}
+
+// Names of components and images every release must give for machines to
+// be installed: `get assets` and the node configuration read them.
+const (
+	ComponentContainerd = "containerd"
+	ComponentRunc       = "runc"
+	ComponentCNIPlugins = "cni-plugins"
+	ImageEtcd           = "etcd"
+	ImagePause          = "pause"
+)
+
+// RequiredComponents are the components a release must version.
+func RequiredComponents() []string {
+	return []string{ComponentContainerd, ComponentRunc, ComponentCNIPlugins}
+}
+
+// RequiredImages are the node images a release must name, besides the
+// add-ons' images.
+func RequiredImages() []string { return []string{ImagePause, ImageEtcd} }
+
+// Component is the version of a component of r, or an error saying the
+// channel lacks it.
+func (r *Release) Component(name string) (string, error) {
+	if v := r.Components[name]; v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("Kubernetes %s: the channel gives no version of %s (spec.releases[].components.%s)", r.Minor, name, name)
+}
+
+// Image is the image of a component of r, or an error saying the channel
+// lacks it.
+func (r *Release) Image(name string) (string, error) {
+	if v := r.Images[name]; v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("Kubernetes %s: the channel names no %s image (spec.releases[].images.%s)", r.Minor, name, name)
 }
 
 // Name is the channel's name ("stable" for the built-in one).
@@ -112,6 +156,20 @@ func (c *Channel) check() error {
 		if rec.Major() != minor.Major() || rec.Minor() != minor.Minor() {
 			return fmt.Errorf("%s.recommended: %s is not a %s release", p, r.Recommended, r.Minor)
 		}
+		for name, v := range r.Components {
+			if err := checkComponentVersion(v); err != nil {
+				return fmt.Errorf("%s.components.%s: %w", p, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkComponentVersion accepts a released version, with or without its
+// "v" ("2.2.1", "v1.9.0"): never "latest", never empty.
+func checkComponentVersion(v string) error {
+	if _, err := version.ParseSemantic(strings.TrimPrefix(v, "v")); err != nil {
+		return fmt.Errorf("%q is not a released version: %w", v, err)
 	}
 	return nil
 }
@@ -229,20 +287,22 @@ func (c *Channel) CheckUpgrade(current, target string) error {
 
 // Change is one thing an upgrade changes: a version or an image.
 type Change struct {
-	// What names it, e.g. "addon coredns" or "image cilium".
+	// What names it, e.g. "addon coredns", "component containerd" or
+	// "image cilium".
 	What string `json:"what"`
 	From string `json:"from"`
 	To   string `json:"to"`
 }
 
-// Diff lists the add-on versions and images that differ between two
-// releases, add-ons first, each sorted by name. A missing entry is "".
+// Diff lists the add-on versions, component versions and images that
+// differ between two releases, add-ons first, then components, then
+// images, each sorted by name. A missing entry is "".
 func Diff(from, to *Release) []Change {
 	var out []Change
 	for _, part := range []struct {
 		what     string
 		old, new map[string]string
-	}{{"addon", from.Addons, to.Addons}, {"image", from.Images, to.Images}} {
+	}{{"addon", from.Addons, to.Addons}, {"component", from.Components, to.Components}, {"image", from.Images, to.Images}} {
 		var names []string
 		for n := range part.old {
 			names = append(names, n)

@@ -51,6 +51,30 @@ func TestStableCoversTheSupportedRange(t *testing.T) {
 			t.Errorf("%s names other images than %s:\n%s", r.Minor, first.Minor, d)
 		}
 	}
+	for _, r := range c.Spec.Releases {
+		for _, name := range RequiredComponents() {
+			if _, err := r.Component(name); err != nil {
+				t.Error(err)
+			}
+		}
+		for _, name := range RequiredImages() {
+			if _, err := r.Image(name); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
+
+func TestParseRefusesComponentVersions(t *testing.T) {
+	for _, v := range []string{"latest", "", "2.2"} {
+		t.Run(v, func(t *testing.T) {
+			data := "apiVersion: kapstan.io/v1alpha1\nkind: Channel\nmetadata: {name: x}\nspec:\n  releases:\n  - minor: \"1.36\"\n    recommended: 1.36.3\n    components: {containerd: \"" + v + "\"}\n"
+			_, err := Parse("x.yaml", []byte(data))
+			if err == nil || !strings.Contains(err.Error(), "spec.releases[0].components.containerd: \""+v+"\" is not a released version") {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
 }
 
 func TestNext(t *testing.T) {
@@ -127,10 +151,13 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestDiff(t *testing.T) {
-	from := &Release{Addons: map[string]string{"coredns": "1.12.1", "cilium": "1.18.2"}, Images: map[string]string{"coredns": "c:1", "old": "o:1"}}
-	to := &Release{Addons: map[string]string{"coredns": "1.12.4", "cilium": "1.18.2"}, Images: map[string]string{"coredns": "c:2", "new": "n:1"}}
+	from := &Release{Addons: map[string]string{"coredns": "1.12.1", "cilium": "1.18.2"}, Images: map[string]string{"coredns": "c:1", "old": "o:1"},
+		Components: map[string]string{"runc": "1.3.0", "containerd": "2.1.4"}}
+	to := &Release{Addons: map[string]string{"coredns": "1.12.4", "cilium": "1.18.2"}, Images: map[string]string{"coredns": "c:2", "new": "n:1"},
+		Components: map[string]string{"runc": "1.3.0", "containerd": "2.2.1"}}
 	want := []Change{
 		{What: "addon coredns", From: "1.12.1", To: "1.12.4"},
+		{What: "component containerd", From: "2.1.4", To: "2.2.1"},
 		{What: "image coredns", From: "c:1", To: "c:2"},
 		{What: "image new", From: "", To: "n:1"},
 		{What: "image old", From: "o:1", To: ""},

@@ -43,6 +43,9 @@ fresh plan would do something else, nothing is applied.
 			if _, err := reconcile.CheckDirect(ctx, reg, saved.Plan.Cluster, force); err != nil {
 				return err
 			}
+			if err := machineReadableStore(reg.Store().URL(), saved.Plan.Cluster); err != nil {
+				return err
+			}
 			lease, err := reg.AcquireLease(ctx, saved.Plan.Cluster, "apply "+args[0])
 			if err != nil {
 				return err

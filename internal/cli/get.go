@@ -18,7 +18,7 @@ func newCmdGet(g *globals) *cobra.Command {
 		Short: "Show clusters, instance groups and spec history",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newCmdGetClusters(g), newCmdGetInstanceGroups(g), newCmdGetAll(g), newCmdGetHistory(g), newCmdGetKeypairs(g), newCmdGetSecrets(g))
+	cmd.AddCommand(newCmdGetClusters(g), newCmdGetInstanceGroups(g), newCmdGetAll(g), newCmdGetHistory(g), newCmdGetKeypairs(g), newCmdGetSecrets(g), newCmdGetAssets(g))
 	return cmd
 }
 

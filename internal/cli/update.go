@@ -133,6 +133,9 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.target.Files() {
+		if err := machineReadableStore(reg.Store().URL(), o.Name); err != nil {
+			fmt.Fprintf(o.ErrOut, "Warning: %v\n", err)
+		}
 		return o.render(ctx, reg, snap)
 	}
 	// A plan alone is harmless; only applying a cluster another tool
@@ -148,6 +151,12 @@ func (o *UpdateClusterOptions) Run(ctx context.Context) error {
 		}
 		fmt.Fprintf(o.ErrOut, "Warning: cluster %q is managed by %s (files in %s, rendered from revision %d); %s.\n",
 			o.Name, mark.Target, mark.Out, mark.Revision, what)
+	}
+	if err := machineReadableStore(reg.Store().URL(), o.Name); err != nil {
+		if o.Yes {
+			return err
+		}
+		fmt.Fprintf(o.ErrOut, "Warning: %v; --yes will refuse it.\n", err)
 	}
 	if o.Yes {
 		// One writer of the cloud at a time; the lease is taken before the
@@ -328,6 +337,34 @@ func printPlan(w interface{ Write([]byte) (int, error) }, format string, plan *e
 	}
 	_, err := fmt.Fprintf(w, "Plan for cluster %q (spec revision %d): %s\n\n%s", plan.Cluster, plan.SpecRevision, plan.Summary(), plan)
 	return err
+}
+
+// ErrLocalStateStore is wrapped when a cluster's machines would be told
+// to read a state store they cannot reach.
+var ErrLocalStateStore = errors.New("the cluster's machines cannot read it")
+
+// machineReadableStore says why the machines of a cluster kept in the
+// store at url could not boot, or returns nil. Machines read their node
+// configuration from the state store when they boot, through their
+// instance role, so only an s3:// store works for them; a file:// store
+// is a folder on this computer and memory:// lives in this process.
+//
+// `update cluster --yes` and `apply PLANFILE` refuse such a store before
+// any cloud call, since they would launch machines that can never join;
+// a plan and the terraform and cloudformation targets only warn, because
+// they launch nothing (the files can still be applied after moving the
+// cluster to an s3:// store).
+func machineReadableStore(url, cluster string) error {
+	if strings.HasPrefix(url, "s3://") {
+		return nil
+	}
+	why := "it lives only in this process"
+	if strings.HasPrefix(url, "file://") {
+		why = "it is a folder on this computer, which machines in the cloud cannot reach"
+	}
+	return fmt.Errorf("state store %s: %w: machines read their configuration from the state store when they boot, and %s. "+
+		"Keep cluster %q in an S3 store instead (--state s3://BUCKET/PREFIX or $%s), e.g. kapstan get cluster %s -o yaml | kapstan --state s3://BUCKET/PREFIX create -f -",
+		url, ErrLocalStateStore, why, cluster, EnvStateStore, cluster)
 }
 
 // agentURL is where nodes download the node agent of this kapstan build.

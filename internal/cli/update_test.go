@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,5 +76,43 @@ func TestUpdateClusterTargets(t *testing.T) {
 	out, err = exec("update", "cluster", "demo.k8s.local", "--target", "cloudformation", "--out", filepath.Join(dir, "cfn"), "-o", "json")
 	if err == nil || !strings.Contains(err.Error(), "use --force to switch") {
 		t.Errorf("switch without --force: %v\n%s", err, out)
+	}
+}
+
+func TestMachineReadableStore(t *testing.T) {
+	cases := []struct {
+		url  string
+		want string // a substring of the error; "" for none
+	}{
+		{"s3://state/clusters", ""},
+		{"s3://state", ""},
+		{"file:///home/me/state", "it is a folder on this computer, which machines in the cloud cannot reach"},
+		{"memory://t", "it lives only in this process"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.url, func(t *testing.T) {
+			err := machineReadableStore(tc.url, "demo.k8s.local")
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrLocalStateStore) || !strings.Contains(err.Error(), tc.want) ||
+				!strings.Contains(err.Error(), "state store "+tc.url+": the cluster's machines cannot read it: machines read their configuration from the state store when they boot") ||
+				!strings.Contains(err.Error(), "--state s3://BUCKET/PREFIX") {
+				t.Fatalf("got %v", err)
+			}
+		})
+	}
+}
+
+// TestUpdateYesRefusesFileStore: update --yes with a file store is refused
+// before any cloud call (the environment has no AWS at all).
+func TestUpdateYesRefusesFileStore(t *testing.T) {
+	_, run := haInFileStore(t)
+	out, err := run("update", "cluster", "demo.k8s.local", "--yes")
+	if !errors.Is(err, ErrLocalStateStore) {
+		t.Fatalf("update --yes with a file store: got %v\n%s", err, out)
 	}
 }

@@ -38,7 +38,7 @@ func TestCrashedApplyConverges(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			t.Parallel()
 			name := fmt.Sprintf("crash-%d.k8s.local", seed) // e2e tests share one moto account
-			_, url := fileStore(t)
+			_, _, url := s3Store(t)
 			env := newEnv(t, url)
 			mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1a", "--node-count", "2")
 

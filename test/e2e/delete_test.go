@@ -11,7 +11,7 @@ import (
 func TestApplyAndDeleteCluster(t *testing.T) {
 	t.Parallel()
 	const name = "life.k8s.local" // a name of its own: e2e tests share one moto account
-	dir, url := fileStore(t)
+	client, bucket, url := s3Store(t)
 	env := newEnv(t, url)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1a,us-east-1b", "--node-count", "2")
 	mustRun(t, env, "", "create", "instancegroup", "spot", "--name", name, "--role", "Node", "--min", "1", "--max", "2")
@@ -30,8 +30,15 @@ func TestApplyAndDeleteCluster(t *testing.T) {
 	if !strings.Contains(out, "deleted its Auto Scaling group and launch template") {
 		t.Fatalf("delete instancegroup --yes:\n%s", out)
 	}
+	// The nodes' role may no longer read the group's node configuration:
+	// that, and nothing else, is left to update.
+	if r := run(t, env, "", "update", "cluster", name, "--detailed-exitcode"); r.code != 2 ||
+		!strings.Contains(r.stdout, "0 to create, 1 to update, 0 to delete") || !strings.Contains(r.stdout, "~ IAMRolePolicy/nodes."+name) {
+		t.Fatalf("plan after deleting the group: want only the nodes' policy to update:\n%s", r)
+	}
+	mustRun(t, env, "", "update", "cluster", name, "--yes")
 	if r := run(t, env, "", "update", "cluster", name, "--detailed-exitcode"); r.code != 0 {
-		t.Fatalf("plan after deleting the group: want exit 0:\n%s", r)
+		t.Fatalf("plan after deleting the group and updating: want exit 0:\n%s", r)
 	}
 
 	preview := mustRun(t, env, "", "delete", "cluster", name)
@@ -43,7 +50,7 @@ func TestApplyAndDeleteCluster(t *testing.T) {
 	if strings.Contains(preview, "AutoScalingGroup   spot") {
 		t.Errorf("preview lists the deleted group:\n%s", preview)
 	}
-	if len(storeFiles(t, dir)) == 0 {
+	if len(bucketKeys(t, client, bucket)) == 0 {
 		t.Fatal("the preview removed the state")
 	}
 
@@ -51,7 +58,7 @@ func TestApplyAndDeleteCluster(t *testing.T) {
 	if !strings.Contains(out, "Removed the state of cluster") {
 		t.Fatalf("delete --yes:\n%s", out)
 	}
-	if files := storeFiles(t, dir); len(files) != 0 {
+	if files := bucketKeys(t, client, bucket); len(files) != 0 {
 		t.Fatalf("the store still holds %v", files)
 	}
 	// The spec is gone: a second delete finds by tags alone, finds nothing,

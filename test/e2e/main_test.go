@@ -1,6 +1,7 @@
 // Package e2e runs the kapstan binary as a user would: built once in
 // TestMain, started with exec, against file stores in temporary folders and
-// S3 stores on one moto_server for the package.
+// S3 stores on one moto_server for the package. Tests that launch machines
+// (update --yes, apply) use S3 stores, which kapstan requires for them.
 package e2e
 
 import (
@@ -20,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/kapstan/kapstan/internal/testing/moto"
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
@@ -142,6 +144,32 @@ func fileStore(t *testing.T) (dir, url string) {
 	t.Helper()
 	dir = t.TempDir()
 	return dir, "file://" + filepath.ToSlash(dir)
+}
+
+// s3Store returns a new, empty S3 state store on moto (the prefix "state"
+// of a new bucket in the default account the binary uses), the bucket's
+// client and name. Tests that launch machines (update --yes, apply) use
+// one: kapstan refuses a file:// store for them, since machines could not
+// read it.
+func s3Store(t *testing.T) (client *s3.Client, bucket, url string) {
+	t.Helper()
+	client, bucket = newBucket(t)
+	return client, bucket, "s3://" + bucket + "/state"
+}
+
+// objectExists reports whether the bucket holds key.
+func objectExists(t *testing.T, client *s3.Client, bucket, key string) bool {
+	t.Helper()
+	_, err := client.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	var nf *types.NotFound
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &nf):
+		return false
+	}
+	t.Fatalf("HeadObject s3://%s/%s: %v", bucket, key, err)
+	return false
 }
 
 // storeFiles lists the objects under a file store's folder, as slash

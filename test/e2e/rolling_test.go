@@ -21,7 +21,7 @@ import (
 func TestValidateAndRollingUpdate(t *testing.T) {
 	t.Parallel()
 	const name = "roll.k8s.local"
-	_, url := fileStore(t)
+	_, _, url := s3Store(t)
 	env := newEnv(t, url)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1a", "--node-count", "2")
 	mustRun(t, env, "", "update", "cluster", name, "--yes")

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,7 +17,7 @@ import (
 func TestConcurrentUpdatesAreSerialized(t *testing.T) {
 	t.Parallel()
 	const name = "lock.k8s.local"
-	dir, url := fileStore(t)
+	client, bucket, url := s3Store(t)
 	proxy, err := faultproxy.Start(motoSrv.URL, faultproxy.Faults{Latency: 50 * time.Millisecond}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -34,10 +33,10 @@ func TestConcurrentUpdatesAreSerialized(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lease := filepath.Join(dir, name, "lease")
+	lease := "state/" + name + "/lease"
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if _, err := os.Stat(lease); err == nil {
+		if objectExists(t, client, bucket, lease) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -52,8 +51,8 @@ func TestConcurrentUpdatesAreSerialized(t *testing.T) {
 	if err := first.Wait(); err != nil {
 		t.Fatalf("first update: %v\n%s", err, out.String())
 	}
-	if _, err := os.Stat(lease); !os.IsNotExist(err) {
-		t.Fatalf("the lease outlived its holder: %v", err)
+	if objectExists(t, client, bucket, lease) {
+		t.Fatal("the lease outlived its holder")
 	}
 	mustRun(t, env, "", "delete", "cluster", name, "--yes")
 }
@@ -63,7 +62,7 @@ func TestConcurrentUpdatesAreSerialized(t *testing.T) {
 func TestSavedPlan(t *testing.T) {
 	t.Parallel()
 	const name = "plan.k8s.local"
-	_, url := fileStore(t)
+	_, _, url := s3Store(t)
 	env := newEnv(t, url)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1b")
 	planFile := filepath.Join(t.TempDir(), "plan.json")
@@ -83,4 +82,35 @@ func TestSavedPlan(t *testing.T) {
 		t.Fatalf("apply of a plan older than the spec: want it refused:\n%s", r)
 	}
 	mustRun(t, env, "", "delete", "cluster", name, "--yes")
+}
+
+// TestLocalStoreRefusedForMachines: with a file:// store a plan and the
+// file targets only warn, while update --yes and apply PLANFILE, which
+// would launch machines that cannot read the store, are refused before
+// any change, saying why and what to use.
+func TestLocalStoreRefusedForMachines(t *testing.T) {
+	t.Parallel()
+	const name = "local.k8s.local"
+	_, url := fileStore(t)
+	env := newEnv(t, url)
+	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1c")
+	const why = "the cluster's machines cannot read it: machines read their configuration from the state store when they boot, and it is a folder on this computer"
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	plan := run(t, env, "", "update", "cluster", name, "--out-plan", planFile)
+	if plan.code != 0 || !strings.Contains(plan.stderr, "Warning: state store "+url+": "+why) || !strings.Contains(plan.stderr, "--yes will refuse it") {
+		t.Fatalf("plan with a file store: want a warning:\n%s", plan)
+	}
+	tf := run(t, env, "", "update", "cluster", name, "--target", "terraform", "--out", filepath.Join(t.TempDir(), "tf"))
+	if tf.code != 0 || !strings.Contains(tf.stderr, "Warning: state store "+url) {
+		t.Fatalf("terraform with a file store: want a warning:\n%s", tf)
+	}
+	for _, args := range [][]string{{"update", "cluster", name, "--yes", "--force"}, {"apply", planFile, "--force"}} {
+		r := run(t, env, "", args...)
+		if r.code == 0 || !strings.Contains(r.stderr, why) || !strings.Contains(r.stderr, "--state s3://BUCKET/PREFIX") {
+			t.Errorf("kapstan %s: want a refusal that says why and what to use:\n%s", strings.Join(args, " "), r)
+		}
+	}
+	if r := run(t, env, "", "update", "cluster", name, "--detailed-exitcode"); r.code != 2 {
+		t.Fatalf("the refused runs changed the cloud: the plan now exits %d:\n%s", r.code, r)
+	}
 }

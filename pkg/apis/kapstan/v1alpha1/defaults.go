@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -43,6 +44,49 @@ func DefaultRootVolumeSize(role InstanceGroupRole) int32 {
 	default:
 		return 128
 	}
+}
+
+// DefaultFileRepository is the file repository of a cluster whose
+// spec.assets.fileRepository is empty: the folder "NAME/assets" of the
+// state store, so that a cluster needs no second bucket and its machines,
+// which already read their configuration from the store, read their files
+// from the same place. For s3://BUCKET/PREFIX it is
+// s3://BUCKET/PREFIX/NAME/assets; for file:///DIR it is
+// file:///DIR/NAME/assets (machines cannot use it, but a mirror can be
+// prepared there). A store of any other kind (memory://) has no default
+// and ok is false.
+//
+// It is not written into the spec by SetDefaults, which does not know the
+// store: the default follows the store the cluster is kept in.
+func DefaultFileRepository(stateStore, cluster string) (repo string, ok bool) {
+	for _, scheme := range []string{"s3://", "file://"} {
+		if rest, found := strings.CutPrefix(stateStore, scheme); found && strings.Trim(rest, "/") != "" {
+			return strings.TrimSuffix(stateStore, "/") + "/" + cluster + "/assets", true
+		}
+	}
+	return "", false
+}
+
+// FileRepository is the cluster's file repository: spec.assets.fileRepository,
+// or DefaultFileRepository of the store it is kept in.
+func (c *Cluster) FileRepository(stateStore string) (string, error) {
+	if c.Spec.Assets != nil && c.Spec.Assets.FileRepository != "" {
+		return strings.TrimSuffix(c.Spec.Assets.FileRepository, "/"), nil
+	}
+	repo, ok := DefaultFileRepository(stateStore, c.Metadata.Name)
+	if !ok {
+		return "", fmt.Errorf("cluster %q: spec.assets.fileRepository is empty and state store %s gives no default (only s3:// and file:// stores do): set it", c.Metadata.Name, stateStore)
+	}
+	return repo, nil
+}
+
+// ImageRepository is spec.assets.imageRepository, "" when images come as
+// archives in the file repository.
+func (c *Cluster) ImageRepository() string {
+	if c.Spec.Assets == nil {
+		return ""
+	}
+	return strings.TrimSuffix(c.Spec.Assets.ImageRepository, "/")
 }
 
 // IsGossip reports whether a cluster name means "no DNS zone".

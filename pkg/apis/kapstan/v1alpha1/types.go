@@ -102,6 +102,29 @@ type ClusterSpec struct {
 	// kube-proxy, the CNI, the AWS cloud controller, the EBS CSI driver)
 	// and in the same way.
 	Addons []AddonSpec `json:"addons,omitempty"`
+	// Assets says where machines download their files and images from.
+	// Unset, files come from the default file repository (see
+	// DefaultFileRepository) and images as archives in it.
+	Assets *AssetsSpec `json:"assets,omitempty"`
+}
+
+// AssetsSpec is the cluster's mirror: where machines download every file
+// and container image they need (`kapstan get assets NAME` lists them,
+// `kapstan get assets NAME --copy` fills the mirror). Machines download
+// from nowhere else, so an air-gapped cluster needs nothing more.
+type AssetsSpec struct {
+	// FileRepository is the root URL of the file mirror: s3://BUCKET/PREFIX,
+	// https://HOST/PATH (read only: filled by other means) or file:///DIR
+	// (a folder on the computer running kapstan: for preparing a mirror,
+	// not for machines). Empty means DefaultFileRepository: a folder of
+	// the state store.
+	FileRepository string `json:"fileRepository,omitempty"`
+	// ImageRepository is a container registry, HOST[:PORT][/PATH], that
+	// holds every image under its upstream path (registry.k8s.io/pause:3.10.1
+	// is pulled as HOST/PATH/pause:3.10.1). Empty means images come as
+	// archives in the file repository, imported into containerd by the
+	// node agent.
+	ImageRepository string `json:"imageRepository,omitempty"`
 }
 
 // AddonSpec is an add-on of the user's: a file of Kubernetes objects.

@@ -136,7 +136,58 @@ func validateCluster(m *Manifests) field.ErrorList {
 		el = append(el, field.Invalid(spec.Child("clusterDNSDomain"), s.ClusterDNSDomain, msg))
 	}
 	el = append(el, validateAddons(spec.Child("addons"), s.Addons)...)
+	if s.Assets != nil {
+		el = append(el, validateAssets(spec.Child("assets"), s.Assets)...)
+	}
 	return el
+}
+
+// imageRepositoryPattern is HOST[:PORT][/PATH] of a container registry,
+// lower case as image references require, without scheme, tag or digest.
+var imageRepositoryPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$`)
+
+func validateAssets(p *field.Path, a *AssetsSpec) field.ErrorList {
+	var el field.ErrorList
+	if a.FileRepository != "" {
+		if msg := checkFileRepository(a.FileRepository); msg != "" {
+			el = append(el, field.Invalid(p.Child("fileRepository"), a.FileRepository, msg))
+		}
+	}
+	if a.ImageRepository != "" && !imageRepositoryPattern.MatchString(a.ImageRepository) {
+		el = append(el, field.Invalid(p.Child("imageRepository"), a.ImageRepository,
+			"must be a registry HOST[:PORT][/PATH] in lower case, without scheme, tag or digest, e.g. registry.example.com:5000/k8s"))
+	}
+	return el
+}
+
+// checkFileRepository says what is wrong with a file repository URL, or "".
+func checkFileRepository(repo string) string {
+	scheme, rest, ok := strings.Cut(repo, "://")
+	if !ok {
+		return "must be a URL: s3://BUCKET/PREFIX, https://HOST/PATH or file:///DIR"
+	}
+	if strings.ContainsAny(rest, "?#") {
+		return "must not have a query or fragment"
+	}
+	switch scheme {
+	case "s3", "https":
+		host, _, _ := strings.Cut(rest, "/")
+		if host == "" {
+			return fmt.Sprintf("%s:// needs a %s", scheme, map[string]string{"s3": "bucket", "https": "host"}[scheme])
+		}
+	case "file":
+		if !strings.HasPrefix(rest, "/") || strings.Trim(rest, "/") == "" {
+			return "file:// needs an absolute folder, e.g. file:///srv/mirror"
+		}
+	default:
+		return fmt.Sprintf("scheme %q is not supported: use s3://, https:// or file://", scheme)
+	}
+	for seg := range strings.SplitSeq(strings.Trim(rest, "/"), "/") {
+		if seg == "." || seg == ".." || (seg == "" && scheme != "file") {
+			return "must not have empty, . or .. path segments"
+		}
+	}
+	return ""
 }
 
 func validateAddons(p *field.Path, addons []AddonSpec) field.ErrorList {

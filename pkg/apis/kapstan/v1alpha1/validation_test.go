@@ -34,6 +34,56 @@ func TestValidManifests(t *testing.T) {
 	}
 }
 
+func TestValidAssets(t *testing.T) {
+	for _, a := range []AssetsSpec{
+		{FileRepository: "s3://mirror"},
+		{FileRepository: "s3://mirror/kapstan/assets/", ImageRepository: "registry.example.com"},
+		{FileRepository: "https://mirror.example.com/assets", ImageRepository: "registry.example.com:5000/k8s/mirror"},
+		{FileRepository: "file:///srv/mirror"},
+		{ImageRepository: "10.0.0.5:5000"},
+	} {
+		t.Run(a.FileRepository+" "+a.ImageRepository, func(t *testing.T) {
+			m := load(t, "public-3zone.yaml")
+			m.Cluster.Spec.Assets = &a
+			if err := Validate(m); err != nil {
+				t.Fatalf("valid assets refused: %v", err)
+			}
+		})
+	}
+}
+
+func TestFileRepository(t *testing.T) {
+	cases := []struct {
+		name    string
+		assets  *AssetsSpec
+		store   string
+		want    string
+		wantErr string
+	}{
+		{"default in an s3 store", nil, "s3://state/clusters", "s3://state/clusters/demo.k8s.local/assets", ""},
+		{"default in a bucket's root", nil, "s3://state", "s3://state/demo.k8s.local/assets", ""},
+		{"default in a file store", nil, "file:///home/me/.config/kapstan/", "file:///home/me/.config/kapstan/demo.k8s.local/assets", ""},
+		{"empty spec.assets", &AssetsSpec{ImageRepository: "registry.example.com"}, "s3://state", "s3://state/demo.k8s.local/assets", ""},
+		{"set", &AssetsSpec{FileRepository: "s3://mirror/assets/"}, "s3://state", "s3://mirror/assets", ""},
+		{"set, memory store", &AssetsSpec{FileRepository: "https://mirror.example.com"}, "memory://", "https://mirror.example.com", ""},
+		{"no default for a memory store", nil, "memory://t", "", "state store memory://t gives no default"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &Cluster{Metadata: ObjectMeta{Name: "demo.k8s.local"}, Spec: ClusterSpec{Assets: tc.assets}}
+			got, err := c.FileRepository(tc.store)
+			switch {
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %q, %v; want an error saying %q", got, err, tc.wantErr)
+			case tc.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case got != tc.want:
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestValidationErrorsNameTheField(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -137,6 +187,27 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"addon name not a label", "public-3zone.yaml", func(m *Manifests) {
 			m.Cluster.Spec.Addons = []AddonSpec{{Name: "Metrics_Server", Manifest: "a.yaml"}}
 		}, `spec.addons[0].name: Invalid value: "Metrics_Server"`},
+		{"file repository without scheme", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Assets = &AssetsSpec{FileRepository: "mirror-bucket/assets"}
+		}, `spec.assets.fileRepository: Invalid value: "mirror-bucket/assets": must be a URL`},
+		{"file repository of another scheme", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Assets = &AssetsSpec{FileRepository: "ftp://mirror/assets"}
+		}, `spec.assets.fileRepository: Invalid value: "ftp://mirror/assets": scheme "ftp" is not supported`},
+		{"s3 file repository without bucket", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Assets = &AssetsSpec{FileRepository: "s3:///assets"}
+		}, `spec.assets.fileRepository: Invalid value: "s3:///assets": s3:// needs a bucket`},
+		{"relative file repository", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Assets = &AssetsSpec{FileRepository: "file://mirror"}
+		}, `spec.assets.fileRepository: Invalid value: "file://mirror": file:// needs an absolute folder`},
+		{"file repository escaping", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Assets = &AssetsSpec{FileRepository: "s3://bucket/a/../b"}
+		}, `spec.assets.fileRepository: Invalid value: "s3://bucket/a/../b": must not have empty, . or .. path segments`},
+		{"image repository with scheme", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Assets = &AssetsSpec{ImageRepository: "https://registry.example.com"}
+		}, `spec.assets.imageRepository: Invalid value: "https://registry.example.com": must be a registry HOST[:PORT][/PATH]`},
+		{"image repository with tag", "public-3zone.yaml", func(m *Manifests) {
+			m.Cluster.Spec.Assets = &AssetsSpec{ImageRepository: "registry.example.com/k8s:v1"}
+		}, `spec.assets.imageRepository: Invalid value: "registry.example.com/k8s:v1"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
