@@ -5,7 +5,7 @@ BIN   := bin/kapstan
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test check-tools kube-test-bins lint unit fuzz bench clean
+.PHONY: all build demo test check-tools kube-test-bins machine-rootfs node-bins lint unit fuzz bench clean
 
 all: build
 
@@ -17,8 +17,10 @@ demo: build
 	$(GO) run ./hack/demo --kapstan $(BIN)
 
 ## test: every test, with what it needs checked first and the Kubernetes
-## test binaries built (about 20 minutes the first time, cached in ~/.cache).
-test: check-tools kube-test-bins lint unit
+## test binaries and the machine root file system built (about 25 minutes
+## the first time, cached in ~/.cache). Run as root: the machine tests
+## start containers.
+test: check-tools kube-test-bins machine-rootfs lint unit
 
 check-tools:
 	@./hack/check-tools.sh
@@ -27,6 +29,17 @@ check-tools:
 ## versions, built from the Go module proxy into ~/.cache/kapstan (once).
 kube-test-bins:
 	@./hack/kube-test-bins/build.sh >/dev/null
+
+## machine-rootfs: the Debian root file system of the test machines
+## (internal/testing/machine), built once with debootstrap into
+## ~/.cache/kapstan (about 4 minutes); installs debootstrap and runc. Root.
+machine-rootfs:
+	@./hack/machine-rootfs/build.sh >/dev/null
+
+## node-bins: kubelet, kube-proxy, kube-scheduler and a pause image archive
+## at the pinned Kubernetes version, for the machines (once, ~/.cache).
+node-bins:
+	@./hack/node-bins/build.sh >/dev/null
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
