@@ -2,17 +2,16 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kapstan/kapstan/internal/nodeup"
 )
 
-// NodeupOptions are the options of `kapstan nodeup`.
+// NodeupOptions are the options of `kapstan nodeup`. It runs the same
+// code as the node agent (cmd/nodeup), which is what machines run; this
+// command stays for rendering a node under a folder and for dry runs from
+// a workstation.
 type NodeupOptions struct {
 	*globals
 	// ConfigFile is a node configuration file; or Cluster and
@@ -23,17 +22,18 @@ type NodeupOptions struct {
 	Root          string
 	DryRun        bool
 
-	// machine builds the real Volumes and Services for --root /; tests
-	// replace it.
-	machine func(ctx context.Context) (nodeup.Volumes, nodeup.Services, error)
+	// machine builds the real machine for --root /; tests replace it.
+	machine func(ctx context.Context) (*nodeup.Machine, error)
 }
 
 func newCmdNodeup(g *globals) *cobra.Command {
-	o := &NodeupOptions{globals: g, machine: nodeup.MachineOptions}
+	o := &NodeupOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "nodeup (--config FILE | --cluster NAME --instance-group IG) --root DIR [--dry-run]",
-		Short: "Configure this machine as a node of its cluster (run by the boot script)",
-		Long: `Write the files that make a machine a Kubernetes node: containerd's
+		Short: "Configure this machine as a node of its cluster (machines run the node agent instead)",
+		Long: `Install and write what makes a machine a Kubernetes node: containerd,
+runc, the CNI plugins and the kubelet from the cluster's asset mirror (each
+checked against its SHA-256 before it is installed), containerd's
 configuration, the kubelet's configuration, kubeconfig, systemd unit and
 certificates, and on a control-plane node the static pods of etcd (main and
 events), kube-apiserver, kube-controller-manager and kube-scheduler.
@@ -43,19 +43,22 @@ update cluster writes one per instance group (NAME/nodeup/IG). A file is
 only rewritten when its content or mode changes; the list of changed files
 is printed, never their content.
 
-With --root / this is the machine itself: the etcd EBS volumes are found by
-their tags, attached and mounted, and containerd and the kubelet are
-restarted when their files change. With any other --root, everything is
-written under that folder, the etcd volumes are folders there, and no
-service is touched.`,
+Machines run the same code as the small node agent (cmd/nodeup) that their
+boot script installs. With --root / this is the machine itself: its region
+and identity come from the instance metadata service, the etcd EBS volumes
+are found by their tags, attached and mounted, and containerd and the
+kubelet are restarted when something they use changes. With any other
+--root, everything is written under that folder, the etcd volumes are
+folders there, and no service is touched.`,
 		Example: `  kapstan nodeup --cluster demo.k8s.local --instance-group nodes --root /
   kapstan nodeup --config nodeup.yaml --root /tmp/node --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
+			a := o.agent()
+			if err := a.Validate(); err != nil {
 				return err
 			}
-			return o.Run(cmd.Context())
+			return a.Run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
@@ -68,69 +71,16 @@ service is touched.`,
 	return cmd
 }
 
-// Validate checks the flags.
-func (o *NodeupOptions) Validate() error {
-	switch {
-	case o.ConfigFile != "" && (o.Cluster != "" || o.InstanceGroup != ""):
-		return errors.New("--config FILE and --cluster/--instance-group are alternatives: give one")
-	case o.ConfigFile == "" && (o.Cluster == "" || o.InstanceGroup == ""):
-		return errors.New("name the node configuration: --config FILE, or --cluster NAME --instance-group IG")
-	case o.Root == "":
-		return errors.New("--root is required: / on the machine, a folder to write into otherwise")
+// agent is the node agent's run these options describe.
+func (o *NodeupOptions) agent() *nodeup.Agent {
+	state := o.state
+	if state == "" && o.env.Getenv != nil {
+		state = o.env.Getenv(EnvStateStore)
 	}
-	return nil
-}
-
-// Run reads the configuration and applies it.
-func (o *NodeupOptions) Run(ctx context.Context) error {
-	cfg, err := o.config(ctx)
-	if err != nil {
-		return err
+	return &nodeup.Agent{
+		ConfigFile: o.ConfigFile, Cluster: o.Cluster, InstanceGroup: o.InstanceGroup, StateStore: state,
+		Root: o.Root, DryRun: o.DryRun, Out: o.Out,
+		OpenStore:  o.Store,
+		NewMachine: o.machine,
 	}
-	root, err := filepath.Abs(o.Root)
-	if err != nil {
-		return fmt.Errorf("--root %s: %w", o.Root, err)
-	}
-	opts := nodeup.Options{Root: root, DryRun: o.DryRun}
-	if root == "/" && !o.DryRun {
-		if opts.Volumes, opts.Services, err = o.machine(ctx); err != nil {
-			return fmt.Errorf("nodeup on this machine: %w", err)
-		}
-	}
-	res, err := nodeup.Run(ctx, cfg, opts)
-	if err != nil {
-		return fmt.Errorf("nodeup %s/%s: %w", cfg.ClusterName, cfg.InstanceGroup, err)
-	}
-	verb := "changed"
-	if o.DryRun {
-		verb = "would change"
-	}
-	if len(res.Changed) == 0 {
-		fmt.Fprintf(o.Out, "nodeup %s/%s (%s) under %s: no changes\n", cfg.ClusterName, cfg.InstanceGroup, cfg.Role, root)
-		return nil
-	}
-	fmt.Fprintf(o.Out, "nodeup %s/%s (%s) under %s: %d files %s\n", cfg.ClusterName, cfg.InstanceGroup, cfg.Role, root, len(res.Changed), verb)
-	for _, p := range res.Changed {
-		fmt.Fprintf(o.Out, "  %s\n", p)
-	}
-	return nil
-}
-
-func (o *NodeupOptions) config(ctx context.Context) (*nodeup.NodeConfig, error) {
-	if o.ConfigFile != "" {
-		data, err := os.ReadFile(o.ConfigFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading the node configuration: %w", err)
-		}
-		cfg, err := nodeup.Decode(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", o.ConfigFile, err)
-		}
-		return cfg, nil
-	}
-	s, err := o.Store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return nodeup.ReadConfig(ctx, s, o.Cluster, o.InstanceGroup)
 }

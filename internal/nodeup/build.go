@@ -329,7 +329,7 @@ func ReadConfig(ctx context.Context, s store.Store, cluster, ig string) (*NodeCo
 	key := ConfigKey(cluster, ig)
 	obj, err := s.Get(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("reading the node configuration %s: %w", key, err)
+		return nil, &readError{key: key, err: err}
 	}
 	cfg, err := Decode(obj.Data)
 	if err != nil {
@@ -340,3 +340,15 @@ func ReadConfig(ctx context.Context, s store.Store, cluster, ig string) (*NodeCo
 	}
 	return cfg, nil
 }
+
+// readError is a store read that failed, as opposed to a configuration
+// that is wrong: WaitForConfig retries only the former.
+type readError struct {
+	key string
+	err error
+}
+
+func (e *readError) Error() string {
+	return "reading the node configuration " + e.key + ": " + e.err.Error()
+}
+func (e *readError) Unwrap() error { return e.err }

@@ -10,7 +10,11 @@
 // member's certificates, never another member's). Because it carries keys
 // it is written as a secret.
 //
-// On the machine, `kapstan nodeup` reads it and [Render]s the files:
+// On the machine, the node agent (cmd/nodeup; `kapstan nodeup` runs the
+// same [Agent]) reads it, installs the assets it lists from the cluster's
+// mirror, each verified against its SHA-256 before it is put in a
+// versioned folder and switched to by a symlink (install.go), and
+// [Render]s the files:
 // containerd's config.toml, the kubelet's KubeletConfiguration, kubeconfig,
 // systemd unit and certificates, and on a control-plane node the static pod
 // manifests of etcd (main and events), kube-apiserver,
@@ -28,6 +32,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/kapstan/kapstan/internal/assets"
 	"github.com/kapstan/kapstan/internal/pki"
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
@@ -84,6 +89,15 @@ type NodeConfig struct {
 	Certificates map[string]string `json:"certificates"`
 	// Keys are PEM private keys by keypair ID: only those of this role.
 	Keys map[string]pki.PrivateKeyPEM `json:"keys"`
+	// Assets are the files the node installs from AssetsMirror
+	// (containerd, runc, the CNI plugins, the kubelet), each with its
+	// SHA-256: a download with another hash is refused. Images and the
+	// node agent itself are not installed by nodeup. Without assets the
+	// machine's image must provide the software.
+	Assets []assets.Asset `json:"assets,omitempty"`
+	// AssetsMirror is the root of the file repository assets' paths are
+	// relative to: s3://bucket/prefix, file:///dir or https://host/path.
+	AssetsMirror string `json:"assetsMirror,omitempty"`
 }
 
 // Networking are the cluster's address ranges and DNS.

@@ -11,9 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/kapstan/kapstan/internal/store"
 )
 
 // This file is what nodeup does on a real machine (--root /): EBS through
@@ -21,21 +25,83 @@ import (
 // services through systemctl. None of it runs in --root DIR mode, and only
 // AWSVolumes' EC2 logic is tested (against moto); the rest needs a machine.
 
-// MachineOptions are the Volumes and Services of the EC2 instance nodeup
-// runs on: its identity comes from the instance metadata service, AWS
-// credentials from its instance profile.
-func MachineOptions(ctx context.Context) (Volumes, Services, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading AWS configuration: %w", err)
+// Machine is the EC2 instance nodeup runs on: its identity from the
+// instance metadata service (IMDSv2), AWS clients in its region with its
+// instance profile's credentials, its etcd volumes and its services.
+type Machine struct {
+	Identity Identity
+	// AWS is the SDK configuration in the instance's region.
+	AWS      aws.Config
+	S3       *s3.Client
+	Volumes  Volumes
+	Services Services
+}
+
+// MachineOptions say how to reach the instance metadata service.
+type MachineOptions struct {
+	// IMDSEndpoint overrides the metadata service's address. Empty means
+	// AWS_EC2_METADATA_SERVICE_ENDPOINT, else the SDK's default
+	// (http://169.254.169.254).
+	IMDSEndpoint string
+	// Backoff retries the metadata service while it does not answer; the
+	// zero value means [DefaultBackoff].
+	Backoff Backoff
+}
+
+// NewMachine reads the instance's identity from the metadata service,
+// waiting for it with backoff, and makes the AWS clients in its region.
+// The credentials come from the instance profile, through the same
+// metadata service.
+func NewMachine(ctx context.Context, o MachineOptions) (*Machine, error) {
+	b := o.Backoff
+	if b == (Backoff{}) {
+		b = DefaultBackoff()
 	}
-	doc, err := imds.NewFromConfig(cfg).GetInstanceIdentityDocument(ctx, &imds.GetInstanceIdentityDocumentInput{})
+	id, err := InstanceIdentity(ctx, imds.New(imds.Options{Endpoint: o.IMDSEndpoint}), b)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading this instance's identity from the metadata service: %w", err)
+		return nil, err
 	}
-	cfg.Region = doc.Region
-	return &AWSVolumes{EC2: ec2.NewFromConfig(cfg), InstanceID: doc.InstanceID, Zone: doc.AvailabilityZone, Disk: LinuxDisk{}},
-		Systemd{}, nil
+	load := []func(*config.LoadOptions) error{config.WithRegion(id.Region)}
+	if o.IMDSEndpoint != "" {
+		// The instance profile's credentials come from the same service.
+		load = append(load, config.WithEC2IMDSEndpoint(o.IMDSEndpoint))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, load...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	return &Machine{
+		Identity: id,
+		AWS:      cfg,
+		S3:       NewS3Client(cfg),
+		Volumes:  &AWSVolumes{EC2: ec2.NewFromConfig(cfg), InstanceID: id.InstanceID, Zone: id.AvailabilityZone, Disk: LinuxDisk{}},
+		Services: Systemd{},
+	}, nil
+}
+
+// NewS3Client is an S3 client for cfg that works with AWS and with
+// S3-compatible endpoints (AWS_ENDPOINT_URL_S3): path-style addressing,
+// and response checksums validated only where an operation requires it.
+func NewS3Client(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.UsePathStyle = true
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+}
+
+// OpenStore opens the state store at url on the machine: an s3:// store
+// is read with the machine's client, in its region. Any other URL (a
+// file:// store, in tests) is opened as usual.
+func (m *Machine) OpenStore(ctx context.Context, url string) (store.Store, error) {
+	loc, ok := strings.CutPrefix(url, "s3://")
+	if !ok {
+		return store.Open(ctx, url)
+	}
+	bucket, prefix, _ := strings.Cut(loc, "/")
+	if bucket == "" {
+		return nil, fmt.Errorf("opening store %s: no bucket", url)
+	}
+	return store.NewS3(m.S3, bucket, prefix), nil
 }
 
 // LinuxDisk formats with mkfs.ext4 and mounts with mount(8).
@@ -108,10 +174,12 @@ func isMountPoint(path string) (bool, error) {
 	return false, sc.Err()
 }
 
-// Systemd applies changes with systemctl: a daemon-reload, then a restart
-// of containerd when its configuration changed and of the kubelet when
-// anything it reads changed. The kubelet picks up static pod manifests by
-// itself.
+// Systemd applies changes with systemctl. After a run that changed
+// something it reloads unit files, loads kernel modules and sysctls when
+// theirs changed, and restarts the units [UnitsToRestart] names. Every
+// run then starts the units that are not running (enable --now restarts
+// nothing), so a run interrupted after writing its files still ends with
+// the services up. The kubelet picks up static pod manifests by itself.
 type Systemd struct{}
 
 var _ Services = Systemd{}
@@ -124,8 +192,10 @@ func (Systemd) Apply(ctx context.Context, changed []string) error {
 		}
 		return nil
 	}
-	if err := run("daemon-reload"); err != nil {
-		return err
+	if len(changed) > 0 {
+		if err := run("daemon-reload"); err != nil {
+			return err
+		}
 	}
 	// br_netfilter must be loaded before its sysctls exist.
 	if slices.Contains(changed, ModulesPath) {
@@ -138,22 +208,16 @@ func (Systemd) Apply(ctx context.Context, changed []string) error {
 			return fmt.Errorf("sysctl --system: %w: %s", err, out)
 		}
 	}
-	if slices.Contains(changed, ContainerdConfigPath) {
-		if err := run("enable", "containerd"); err != nil {
+	restart := UnitsToRestart(changed)
+	for _, unit := range []string{UnitContainerd, UnitKubelet} {
+		if err := run("enable", "--now", unit); err != nil {
 			return err
 		}
-		if err := run("restart", "containerd"); err != nil {
-			return err
+		if slices.Contains(restart, unit) {
+			if err := run("restart", unit); err != nil {
+				return err
+			}
 		}
-	}
-	kubelet := slices.ContainsFunc(changed, func(p string) bool {
-		return !strings.HasPrefix(p, ManifestsDir+"/") && p != SysctlPath && p != ModulesPath
-	})
-	if kubelet {
-		if err := run("enable", "kubelet"); err != nil {
-			return err
-		}
-		return run("restart", "kubelet")
 	}
 	return nil
 }

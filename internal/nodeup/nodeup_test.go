@@ -31,7 +31,7 @@ import (
 // every file with its mode instead.
 func render(t *testing.T, cfg *nodeup.NodeConfig) (root map[string][]byte, list []byte) {
 	t.Helper()
-	files, err := nodeup.Render(cfg)
+	files, err := nodeup.Render(cfg, nodeup.Host{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		{"node", nodeConfig(t, dnsCluster(t), "nodes", "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			files, err := nodeup.Render(tc.cfg)
+			files, err := nodeup.Render(tc.cfg, nodeup.Host{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 				byPath[f.Path] = f.Data
 			}
 
-			wantKC, err := nodeup.KubeletConfiguration(tc.cfg)
+			wantKC, err := nodeup.KubeletConfiguration(tc.cfg, nodeup.Host{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +277,7 @@ func TestWriteOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := nodeup.Render(cfg)
+	files, err := nodeup.Render(cfg, nodeup.Host{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestWriteOnlyWhatChanged(t *testing.T) {
 // to do rather than writing a kubeconfig that points nowhere.
 func TestRenderNeedsAnAPIEndpoint(t *testing.T) {
 	cfg := nodeConfig(t, gossipCluster(t), "nodes", "")
-	_, err := nodeup.Render(cfg)
+	_, err := nodeup.Render(cfg, nodeup.Host{})
 	if err == nil || !strings.Contains(err.Error(), "kapstan update cluster demo.k8s.local --yes") {
 		t.Errorf("Render of a worker without endpoint: %v", err)
 	}

@@ -23,6 +23,7 @@ const (
 	KubeletConfigPath               = "/var/lib/kubelet/config.yaml"
 	KubeletKubeconfigPath           = "/var/lib/kubelet/kubeconfig"
 	KubeletUnitPath                 = "/etc/systemd/system/kubelet.service"
+	ContainerdUnitPath              = "/etc/systemd/system/containerd.service"
 	SysctlPath                      = "/etc/sysctl.d/99-kubernetes.conf"
 	ModulesPath                     = "/etc/modules-load.d/kubernetes.conf"
 	ControllerManagerKubeconfigPath = "/etc/kubernetes/kube-controller-manager.kubeconfig"
@@ -48,8 +49,8 @@ type File struct {
 }
 
 // Render returns every file of the node, sorted by path. It is pure: the
-// same configuration always gives the same bytes.
-func Render(cfg *NodeConfig) ([]File, error) {
+// same configuration and host always give the same bytes.
+func Render(cfg *NodeConfig, host Host) ([]File, error) {
 	if cfg.APIServer == "" {
 		return nil, fmt.Errorf("node configuration of %s/%s has no API endpoint yet: the cluster's API load balancer was not known "+
 			"when it was written; run `kapstan update cluster %s --yes` again", cfg.ClusterName, cfg.InstanceGroup, cfg.ClusterName)
@@ -63,8 +64,13 @@ func Render(cfg *NodeConfig) ([]File, error) {
 	}
 	add(pkiFiles...)
 	add(File{Path: ContainerdConfigPath, Data: renderContainerd(cfg), Mode: 0o644})
+	if hasAsset(cfg, assetContainerd) {
+		// containerd from the mirror needs its unit; one that came with
+		// the image has its package's.
+		add(File{Path: ContainerdUnitPath, Data: []byte(containerdUnit(cfg)), Mode: 0o644})
+	}
 	add(File{Path: SysctlPath, Data: []byte(sysctl), Mode: 0o644}, File{Path: ModulesPath, Data: []byte(modules), Mode: 0o644})
-	kubelet, err := renderKubelet(cfg)
+	kubelet, err := renderKubelet(cfg, host)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +127,15 @@ func renderContainerd(cfg *NodeConfig) []byte {
 	b.WriteString("  default_runtime_name = \"runc\"\n\n")
 	b.WriteString("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n")
 	b.WriteString("  runtime_type = \"io.containerd.runc.v2\"\n\n")
-	// The kubelet uses the systemd cgroup driver; both must agree.
+	// The kubelet's cgroupDriver is the same value.
 	b.WriteString("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n")
-	b.WriteString("  SystemdCgroup = true\n")
+	fmt.Fprintf(&b, "  SystemdCgroup = %t\n", cgroupDriver == "systemd")
+	if hasAsset(cfg, assetCNIPlugins) {
+		// The plugins from the mirror are in their versioned folder.
+		b.WriteString("\n[plugins.\"io.containerd.grpc.v1.cri\".cni]\n")
+		fmt.Fprintf(&b, "  bin_dir = %q\n", CurrentPath(assetCNIPlugins))
+		b.WriteString("  conf_dir = \"/etc/cni/net.d\"\n")
+	}
 	return []byte(b.String())
 }
 

@@ -16,8 +16,8 @@ import (
 )
 
 // renderKubelet returns the kubelet's configuration, kubeconfig and unit.
-func renderKubelet(cfg *NodeConfig) ([]File, error) {
-	kc, err := KubeletConfiguration(cfg)
+func renderKubelet(cfg *NodeConfig, host Host) ([]File, error) {
+	kc, err := KubeletConfiguration(cfg, host)
 	if err != nil {
 		return nil, err
 	}
@@ -37,13 +37,15 @@ func renderKubelet(cfg *NodeConfig) ([]File, error) {
 }
 
 // KubeletConfiguration is the kubelet's configuration file as its API type.
-func KubeletConfiguration(cfg *NodeConfig) (*kubeletv1beta1.KubeletConfiguration, error) {
+// On a cgroup v1 host it sets failCgroupV1: false, without which a kubelet
+// 1.35 or later refuses to start there. Its cgroupDriver is containerd's.
+func KubeletConfiguration(cfg *NodeConfig, host Host) (*kubeletv1beta1.KubeletConfiguration, error) {
 	taints, err := parseTaints(cfg.Kubelet.Taints)
 	if err != nil {
 		return nil, fmt.Errorf("kubelet configuration of %s: %w", cfg.InstanceGroup, err)
 	}
 	yes, no := true, false
-	return &kubeletv1beta1.KubeletConfiguration{
+	kc := &kubeletv1beta1.KubeletConfiguration{
 		TypeMeta:      metav1.TypeMeta{APIVersion: kubeletv1beta1.SchemeGroupVersion.String(), Kind: "KubeletConfiguration"},
 		StaticPodPath: ManifestsDir,
 		Authentication: kubeletv1beta1.KubeletAuthentication{
@@ -57,10 +59,14 @@ func KubeletConfiguration(cfg *NodeConfig) (*kubeletv1beta1.KubeletConfiguration
 		Authorization:            kubeletv1beta1.KubeletAuthorization{Mode: kubeletv1beta1.KubeletAuthorizationModeWebhook},
 		ClusterDomain:            cfg.Networking.ClusterDNSDomain,
 		ClusterDNS:               []string{cfg.Networking.ClusterDNSIP},
-		CgroupDriver:             "systemd",
+		CgroupDriver:             cgroupDriver,
 		ContainerRuntimeEndpoint: "unix://" + ContainerdSocket,
 		RegisterWithTaints:       taints,
-	}, nil
+	}
+	if host.CgroupV1 {
+		kc.FailCgroupV1 = &no
+	}
+	return kc, nil
 }
 
 // parseTaints reads "key=value:Effect" and "key:Effect".

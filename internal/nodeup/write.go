@@ -95,10 +95,13 @@ func writeAtomic(path string, data []byte, mode fs.FileMode) error {
 }
 
 // Services applies changed files to running services: on a real machine,
-// systemctl daemon-reload and a restart of containerd or the kubelet when
-// their files changed. Nothing implements it in --root mode, where no
-// service is touched.
+// systemctl daemon-reload and a restart of the units [UnitsToRestart]
+// names, and a start of those not running. Nothing implements it in
+// --root mode, where no service is touched.
 type Services interface {
+	// Apply is called after every run that is not a dry run, with the
+	// paths (as on the node) of the files written and the symlinks
+	// switched; none when nothing changed.
 	Apply(ctx context.Context, changed []string) error
 }
 
@@ -115,29 +118,65 @@ type Options struct {
 	Volumes Volumes
 	// Services restarts what changed; nil restarts nothing.
 	Services Services
+	// Host are the machine's facts. Nil means [DetectHost] under Root.
+	Host *Host
+	// Mirror is where assets are downloaded from. Nil means the node
+	// configuration's AssetsMirror, opened with S3 for an s3:// mirror.
+	Mirror Mirror
+	// S3 reads an s3:// mirror; it carries the machine's region and
+	// credentials.
+	S3 S3GetAPI
+	// Backoff is how downloads are retried; the zero value means
+	// [DefaultBackoff].
+	Backoff Backoff
 }
 
 // Result is what Run did.
 type Result struct {
-	// Changed are the paths, as on the node, of the files written (or that
-	// would be, in a dry run).
+	// Changed are the paths, as on the node, of the files written and
+	// the symlinks switched (or that would be, in a dry run).
 	Changed []string
+	// Restart are the units the changes restart ([UnitsToRestart]).
+	Restart []string
 	// Volumes are the etcd volumes made available, by etcd cluster.
 	Volumes map[string]string
 }
 
-// Run renders cfg's files, mounts the etcd volumes of a control-plane node
-// (before its etcd manifests exist, so etcd never starts on an empty
+// Run renders cfg's files, installs its assets (downloaded and verified
+// before anything is switched), mounts the etcd volumes of a control-plane
+// node (before its etcd manifests exist, so etcd never starts on an empty
 // folder), writes the files and applies the changes to services.
 func Run(ctx context.Context, cfg *NodeConfig, opts Options) (*Result, error) {
 	if opts.Root == "" {
 		return nil, errors.New("nodeup: no root folder")
 	}
-	files, err := Render(cfg)
+	host := opts.Host
+	if host == nil {
+		h, err := DetectHost(opts.Root)
+		if err != nil {
+			return nil, err
+		}
+		host = &h
+	}
+	files, err := Render(cfg, *host)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Volumes: map[string]string{}}
+	in := &installer{root: opts.Root, mirror: opts.Mirror, backoff: opts.Backoff, dryRun: opts.DryRun}
+	if in.backoff == (Backoff{}) {
+		in.backoff = DefaultBackoff()
+	}
+	if in.mirror == nil && cfg.AssetsMirror != "" {
+		if in.mirror, err = OpenMirror(cfg.AssetsMirror, opts.S3, nil); err != nil {
+			return nil, err
+		}
+	}
+	linked, err := in.install(ctx, cfg.Assets)
+	res.Changed = append(res.Changed, linked...)
+	if err != nil {
+		return res, err
+	}
 	if cfg.Role == api.RoleControlPlane && !opts.DryRun {
 		vols := opts.Volumes
 		if vols == nil {
@@ -151,10 +190,13 @@ func Run(ctx context.Context, cfg *NodeConfig, opts Options) (*Result, error) {
 			res.Volumes[m.Cluster] = where
 		}
 	}
-	if res.Changed, err = Write(opts.Root, files, opts.DryRun); err != nil {
+	written, err := Write(opts.Root, files, opts.DryRun)
+	res.Changed = append(res.Changed, written...)
+	res.Restart = UnitsToRestart(res.Changed)
+	if err != nil {
 		return res, err
 	}
-	if opts.Services != nil && !opts.DryRun && len(res.Changed) > 0 {
+	if opts.Services != nil && !opts.DryRun {
 		if err := opts.Services.Apply(ctx, res.Changed); err != nil {
 			return res, err
 		}
