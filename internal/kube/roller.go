@@ -324,7 +324,7 @@ func (r *roller) drainAll(ctx context.Context, group string, batch []Instance, n
 		}
 		wg.Go(func() {
 			t := time.Now()
-			errs[i] = Drain(ctx, r.c.Client, node, DrainOptions{Timeout: r.o.DrainTimeout, RetryDelay: r.o.EvictionRetryDelay})
+			errs[i] = Drain(ctx, r.c.Client, node, DrainOptions{Timeout: r.o.DrainTimeout, RetryDelay: r.o.EvictionRetryDelay, Clock: r.c.clock()})
 			if errs[i] == nil {
 				r.logf(group, "drained node %s (%s) in %s", node, in.ID, time.Since(t).Round(time.Millisecond))
 			}
