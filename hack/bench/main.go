@@ -80,12 +80,18 @@ func run(ctx context.Context, r map[string]float64, log io.Writer) error {
 	if err := renderMetrics(r); err != nil {
 		return err
 	}
+	if err := binaryMetrics(r); err != nil {
+		return err
+	}
 	srv, err := moto.Start(ctx)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
 	if err := applyMetrics(ctx, srv, r); err != nil {
+		return err
+	}
+	if err := assetsMetrics(ctx, srv, r); err != nil {
 		return err
 	}
 	return rollingMetrics(ctx, srv, r, log)

@@ -145,14 +145,19 @@ func (a *Agent) config(ctx context.Context, m *Machine, b Backoff) (*NodeConfig,
 // WaitForConfig reads an instance group's node configuration from the
 // store like [ReadConfig], retrying with b while the store cannot be read:
 // at boot the instance profile's credentials may not work yet. A
-// configuration that does not decode is not retried.
+// configuration that does not decode, or that is not there, is not
+// retried: update cluster writes a group's configuration before it
+// launches the group's machines, so a missing one means a wrong or
+// removed group, which waiting does not mend. (Without s3:ListBucket, S3
+// answers a missing key with AccessDenied, which is retried; the boot
+// unit's own restarts bound that.)
 func WaitForConfig(ctx context.Context, s store.Store, cluster, ig string, b Backoff) (*NodeConfig, error) {
 	var cfg *NodeConfig
 	err := b.Retry(ctx, "reading the node configuration "+ConfigKey(cluster, ig), func(ctx context.Context) error {
 		var err error
 		cfg, err = ReadConfig(ctx, s, cluster, ig)
 		var re *readError
-		if err != nil && !errors.As(err, &re) {
+		if err != nil && (!errors.As(err, &re) || errors.Is(err, store.ErrNotFound)) {
 			return Permanent(err)
 		}
 		return err

@@ -141,7 +141,7 @@ func (f *flakyStore) Get(ctx context.Context, key string) (*store.Object, error)
 }
 
 // TestWaitForConfig retries a store that cannot be read yet, and does not
-// retry a configuration that does not decode.
+// retry a configuration that does not decode or is not there.
 func TestWaitForConfig(t *testing.T) {
 	m := gossipCluster(t)
 	s, ks := withPKI(t, m, "lb.example.com")
@@ -163,6 +163,7 @@ func TestWaitForConfig(t *testing.T) {
 		{"readable after two failures", "nodes", 2, "", 3},
 		{"never readable", "nodes", 5, "AccessDenied", 3},
 		{"not a node configuration", "broken", 0, "apiVersion", 1},
+		{"no such group", "nope", 0, "nodeup/nope", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &flakyStore{Store: s}
