@@ -38,6 +38,13 @@ import (
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
 
+// What the benchmarked clusters' nodes are told about the agent. No
+// machine boots, so the hash is made up, as in the tests' fixtures.
+const (
+	benchAgentURL    = clusters.AgentURL
+	benchAgentSHA256 = clusters.AgentSHA256
+)
+
 func main() {
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	rssProbe := flag.Int("rss-probe", 0, "internal: plan N instance groups and print the peak RSS in MB")
@@ -143,7 +150,7 @@ func groups(n int) (*api.Manifests, error) {
 }
 
 func planOnce(m *api.Manifests) error {
-	rs, err := model.Build(m, model.Options{StateStore: "s3://bench", AgentURL: "https://example.com/kapstan"})
+	rs, err := model.Build(m, model.Options{StateStore: "s3://bench", AgentURL: benchAgentURL, AgentSHA256: benchAgentSHA256})
 	if err != nil {
 		return err
 	}
@@ -200,7 +207,7 @@ func renderMetrics(r map[string]float64) error {
 				return err
 			}
 			d, err := median(9, func() error {
-				_, _, err := reconcile.RenderFiles(m, 1, target, reconcile.RenderOptions{StateStore: "s3://bench", AgentURL: "https://example.com/kapstan"})
+				_, _, err := reconcile.RenderFiles(m, 1, target, reconcile.RenderOptions{StateStore: "s3://bench", AgentURL: benchAgentURL, AgentSHA256: benchAgentSHA256})
 				return err
 			})
 			if err != nil {
@@ -319,7 +326,7 @@ func newSession(ctx context.Context, srv *moto.Server, endpoint string) (*sessio
 }
 
 func (s *session) opts() reconcile.Options {
-	return reconcile.Options{AWS: s.cfg, StateStore: "s3://bench-state", AgentURL: "https://example.com/kapstan"}
+	return reconcile.Options{AWS: s.cfg, StateStore: "s3://bench-state", AgentURL: benchAgentURL, AgentSHA256: benchAgentSHA256}
 }
 
 // apply plans and applies, and returns the wall time and the calls made.

@@ -86,7 +86,7 @@ func rollOnce(ctx context.Context, srv *moto.Server, surge int, boot time.Durati
 	if err != nil {
 		return 0, err
 	}
-	opts := reconcile.Options{AWS: cfg, StateStore: "s3://bench-state", AgentURL: "https://example.com/kapstan"}
+	opts := reconcile.Options{AWS: cfg, StateStore: "s3://bench-state", AgentURL: benchAgentURL, AgentSHA256: benchAgentSHA256}
 	apply := func(snap *registry.Snapshot) error {
 		p, err := reconcile.Plan(ctx, snap, opts)
 		if err != nil {

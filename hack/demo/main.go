@@ -74,6 +74,14 @@ func run(ctx context.Context, kapstan string) error {
 	steps := [][]string{
 		{"version"},
 		{"create", "cluster", cluster, "--zones", "us-east-1a,us-east-1b,us-east-1c", "--control-plane-count", "3", "--node-count", "3"},
+	}
+	if err := kapstanSteps(ctx, bin, env, steps, ""); err != nil {
+		return err
+	}
+	if err := seedMirror(ctx, bin, env); err != nil {
+		return err
+	}
+	steps = [][]string{
 		{"get", "clusters"},
 		{"get", "instancegroups", "--name", cluster},
 		{"get", "cluster", cluster, "-o", "yaml"},

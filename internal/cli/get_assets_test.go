@@ -180,3 +180,22 @@ func TestHumanBytes(t *testing.T) {
 		}
 	}
 }
+
+// seedMirror fills the mirror of cluster name through run, as a user does
+// before a plan or a render, which take the node agent's URL and hash
+// from its bill of materials. The files are stand-ins: no machine boots
+// in these tests.
+func seedMirror(t *testing.T, run func(args ...string) (string, error), name string) {
+	t.Helper()
+	out, err := run("get", "assets", name, "-o", "json")
+	if err != nil {
+		t.Fatalf("get assets: %v\n%s", err, out)
+	}
+	var list assets.BOM
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("get", "assets", name, "--copy", "--from", fillSource(t, list.Assets)); err != nil {
+		t.Fatalf("get assets --copy: %v\n%s", err, out)
+	}
+}

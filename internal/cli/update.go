@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kapstan/kapstan/internal/addons"
+	"github.com/kapstan/kapstan/internal/assets/mirror"
 	"github.com/kapstan/kapstan/internal/engine"
 	"github.com/kapstan/kapstan/internal/reconcile"
 	"github.com/kapstan/kapstan/internal/registry"
@@ -201,7 +202,22 @@ func (o *UpdateClusterOptions) plan(ctx context.Context, reg *registry.Registry,
 	if err != nil {
 		return nil, err
 	}
-	return reconcile.Plan(ctx, snap, reconcile.Options{AWS: cfg, StateStore: reg.Store().URL(), AgentURL: agentURL(o.env.Version)})
+	agent, err := nodeAgent(ctx, reg.Store().URL(), snap.Manifests.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.Plan(ctx, snap, reconcile.Options{AWS: cfg, StateStore: reg.Store().URL(), AgentURL: agent.URL, AgentSHA256: agent.SHA256})
+}
+
+// nodeAgent finds the node agent the cluster's machines download, and its
+// SHA-256, in the bill of materials of the cluster's file repository,
+// which `get assets NAME --copy` writes.
+func nodeAgent(ctx context.Context, storeURL string, c *api.Cluster) (mirror.Agent, error) {
+	repo, err := c.FileRepository(storeURL)
+	if err != nil {
+		return mirror.Agent{}, err
+	}
+	return mirror.ReadAgent(ctx, repo, c.Spec.Region, c.Metadata.Name)
 }
 
 // apply carries out a plan under the lease the caller holds, keeping a
@@ -276,8 +292,12 @@ func (o *UpdateClusterOptions) addons(ctx context.Context, reg *registry.Registr
 
 // render writes the files of a file target and says what to run next.
 func (o *UpdateClusterOptions) render(ctx context.Context, reg *registry.Registry, snap *registry.Snapshot) error {
+	agent, err := nodeAgent(ctx, reg.Store().URL(), snap.Manifests.Cluster)
+	if err != nil {
+		return err
+	}
 	r, err := reconcile.Render(ctx, reg, snap, o.target, o.OutDir, reconcile.RenderOptions{
-		StateStore: reg.Store().URL(), AgentURL: agentURL(o.env.Version), Force: o.Force,
+		StateStore: reg.Store().URL(), AgentURL: agent.URL, AgentSHA256: agent.SHA256, Force: o.Force,
 	})
 	if err != nil {
 		return err
@@ -365,12 +385,4 @@ func machineReadableStore(url, cluster string) error {
 	return fmt.Errorf("state store %s: %w: machines read their configuration from the state store when they boot, and %s. "+
 		"Keep cluster %q in an S3 store instead (--state s3://BUCKET/PREFIX or $%s), e.g. kapstan get cluster %s -o yaml | kapstan --state s3://BUCKET/PREFIX create -f -",
 		url, ErrLocalStateStore, why, cluster, EnvStateStore, cluster)
-}
-
-// agentURL is where nodes download the node agent of this kapstan build.
-func agentURL(version string) string {
-	if version == "" {
-		version = "dev"
-	}
-	return "https://github.com/kapstan/kapstan/releases/download/" + version + "/kapstan-linux-amd64"
 }

@@ -57,6 +57,7 @@ func TestUpdateClusterTargets(t *testing.T) {
 	if out, err := exec("create", "cluster", "demo.k8s.local", "--zones", "us-east-1a"); err != nil {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
+	seedMirror(t, exec, "demo.k8s.local")
 	tf := filepath.Join(dir, "tf")
 	out, err := exec("update", "cluster", "demo.k8s.local", "--target", "terraform", "--out", tf)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/kapstan/kapstan/internal/reconcile"
 	"github.com/kapstan/kapstan/internal/registry"
 	"github.com/kapstan/kapstan/internal/store"
+	"github.com/kapstan/kapstan/internal/testing/clusters"
 	"github.com/kapstan/kapstan/internal/testing/kubetest"
 	"github.com/kapstan/kapstan/internal/testing/moto"
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
@@ -105,7 +106,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 func (w *world) apply(t *testing.T) {
 	t.Helper()
 	ctx := t.Context()
-	p, err := reconcile.Plan(ctx, w.snap, reconcile.Options{AWS: w.cfg, StateStore: "s3://state/clusters", AgentURL: "https://example.com/kapstan"})
+	p, err := reconcile.Plan(ctx, w.snap, reconcile.Options{AWS: w.cfg, StateStore: "s3://state/clusters", AgentURL: clusters.AgentURL, AgentSHA256: clusters.AgentSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func (b *builder) instanceGroups(n network, sgs securityGroups, profiles roleNam
 			configHash = h
 		}
 		userData, err := bootstrap.UserData(bootstrap.Input{Cluster: b.cluster, InstanceGroup: name, Role: string(s.Role),
-			StateStore: b.opts.StateStore, AgentURL: b.opts.AgentURL, ConfigHash: configHash})
+			StateStore: b.opts.StateStore, AgentURL: b.opts.AgentURL, AgentSHA256: b.opts.AgentSHA256, ConfigHash: configHash})
 		if err != nil {
 			return err
 		}

@@ -57,6 +57,8 @@ type statement struct {
 // policy is the least privilege a role's instances need:
 //   - every node reads its instance group's node configuration from the
 //     state store, and nothing else there (not the cluster's keys);
+//   - every node reads the files of the cluster's asset mirror when it is
+//     in S3 (the agent downloads them with the instance's credentials);
 //   - the control plane runs the AWS cloud controller (describe, load
 //     balancers for Services, routes, tags), attaches its etcd volumes
 //     (only volumes tagged for this cluster) and updates the API records;
@@ -68,6 +70,7 @@ func (b *builder) policy(role api.InstanceGroupRole) string {
 	var st []statement
 	if role != api.RoleBastion {
 		st = append(st, b.stateStoreRead(role)...)
+		st = append(st, b.mirrorRead()...)
 	}
 	switch role {
 	case api.RoleControlPlane:
@@ -136,4 +139,33 @@ func (b *builder) stateStoreRead(role api.InstanceGroupRole) []statement {
 		{Effect: "Allow", Resource: objects, Action: []string{"s3:GetObject"}},
 		{Effect: "Allow", Resource: []string{bucketARN}, Action: []string{"s3:GetBucketLocation"}},
 	}
+}
+
+// mirrorRead grants read access to the objects of the cluster's file
+// repository (the asset mirror) when it is in S3: machines download their
+// files from there. By default that is the folder NAME/assets of the
+// state store, which holds no secret: the keys and node configurations
+// are elsewhere under NAME/. The node agent itself is fetched before any
+// credentials are at hand, so its object must also be readable without
+// them (see package bootstrap).
+func (b *builder) mirrorRead() []statement {
+	repo, err := b.m.Cluster.FileRepository(b.opts.StateStore)
+	if err != nil {
+		return nil
+	}
+	u, err := url.Parse(repo)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return nil
+	}
+	prefix := strings.Trim(u.Path, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	bucketARN := "arn:aws:s3:::" + u.Host
+	st := []statement{{Effect: "Allow", Resource: []string{bucketARN + "/" + prefix + "*"}, Action: []string{"s3:GetObject"}}}
+	if store, err := url.Parse(b.opts.StateStore); err != nil || store.Scheme != "s3" || store.Host != u.Host {
+		// stateStoreRead grants it already for the store's bucket.
+		st = append(st, statement{Effect: "Allow", Resource: []string{bucketARN}, Action: []string{"s3:GetBucketLocation"}})
+	}
+	return st
 }

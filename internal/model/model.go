@@ -18,8 +18,11 @@ type Options struct {
 	// StateStore is the state store's URL; nodes read their configuration
 	// from it.
 	StateStore string
-	// AgentURL is where nodes download the kapstan node agent.
-	AgentURL string
+	// AgentURL is where nodes download the kapstan node agent, and
+	// AgentSHA256 its hex SHA-256; a node's boot script needs both
+	// (bootstrap.UserData refuses to render without them).
+	AgentURL    string
+	AgentSHA256 string
 	// Facts are what preflight learned from the cloud (image ids). Empty
 	// facts leave images as written in the spec.
 	Facts awscloud.Facts

@@ -15,13 +15,20 @@ import (
 
 var zones = []string{"us-east-1a", "us-east-1b", "us-east-1c"}
 
+// What nodes are told about the agent. The hash is made up: nothing
+// downloads the agent here.
+const (
+	agentURL    = "https://state.s3.us-east-1.amazonaws.com/prefix/demo/assets/kapstan/v0.1.0/linux/amd64/nodeup"
+	agentSHA256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+)
+
 func build(t *testing.T, o newcluster.Options) []engine.Resource {
 	t.Helper()
 	m, err := newcluster.Build(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := Build(m, Options{StateStore: "s3://state/prefix", AgentURL: "https://example.com/kapstan"})
+	rs, err := Build(m, Options{StateStore: "s3://state/prefix", AgentURL: agentURL, AgentSHA256: agentSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +194,7 @@ func TestImagesFromFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	facts := awscloud.Facts{Images: map[string]string{api.DefaultImage: "ami-0123"}}
-	rs, err := Build(m, Options{StateStore: "file:///tmp/s", AgentURL: "u", Facts: facts})
+	rs, err := Build(m, Options{StateStore: "file:///tmp/s", AgentURL: agentURL, AgentSHA256: agentSHA256, Facts: facts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +214,7 @@ func TestPlanScales(t *testing.T) {
 	for _, n := range []int{1, 10, 100} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			m := manyGroups(t, n)
-			rs, err := Build(m, Options{StateStore: "s3://b", AgentURL: "u"})
+			rs, err := Build(m, Options{StateStore: "s3://b", AgentURL: agentURL, AgentSHA256: agentSHA256})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -246,7 +253,7 @@ func TestUserDataFollowsNodeSpec(t *testing.T) {
 	}
 	userData := func(m *api.Manifests) map[string]string {
 		t.Helper()
-		rs, err := Build(m, Options{StateStore: "s3://state/prefix", AgentURL: "https://example.com/kapstan"})
+		rs, err := Build(m, Options{StateStore: "s3://state/prefix", AgentURL: agentURL, AgentSHA256: agentSHA256})
 		if err != nil {
 			t.Fatal(err)
 		}

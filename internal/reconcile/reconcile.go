@@ -26,8 +26,11 @@ type Options struct {
 	AWS aws.Config
 	// StateStore is the store's URL, which nodes read from.
 	StateStore string
-	// AgentURL is where nodes download the node agent.
-	AgentURL string
+	// AgentURL is where nodes download the node agent, and AgentSHA256
+	// its hex SHA-256, from the cluster's asset mirror (see
+	// mirror.Agent); every node's boot script needs both.
+	AgentURL    string
+	AgentSHA256 string
 }
 
 // MaxAttempts is how many times the SDK tries a call that AWS throttled,
@@ -87,7 +90,7 @@ func Plan(ctx context.Context, snap *registry.Snapshot, opts Options) (*Planned,
 	if err != nil {
 		return nil, err
 	}
-	desired, err := model.Build(snap.Manifests, model.Options{StateStore: opts.StateStore, AgentURL: opts.AgentURL, Facts: facts})
+	desired, err := model.Build(snap.Manifests, model.Options{StateStore: opts.StateStore, AgentURL: opts.AgentURL, AgentSHA256: opts.AgentSHA256, Facts: facts})
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/kapstan/kapstan/internal/registry"
 	"github.com/kapstan/kapstan/internal/store"
 	"github.com/kapstan/kapstan/internal/testing/awscheck"
+	"github.com/kapstan/kapstan/internal/testing/clusters"
 	"github.com/kapstan/kapstan/internal/testing/moto"
 )
 
@@ -51,7 +52,7 @@ func newEnv(t *testing.T) *env {
 }
 
 func (e *env) opts() Options {
-	return Options{AWS: e.cfg, StateStore: "s3://state-bucket/clusters", AgentURL: "https://example.com/kapstan"}
+	return Options{AWS: e.cfg, StateStore: "s3://state-bucket/clusters", AgentURL: clusters.AgentURL, AgentSHA256: clusters.AgentSHA256}
 }
 
 func (e *env) create(t *testing.T, o newcluster.Options) *registry.Snapshot {

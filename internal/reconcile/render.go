@@ -18,8 +18,11 @@ import (
 type RenderOptions struct {
 	// StateStore is the store's URL, which nodes read from.
 	StateStore string
-	// AgentURL is where nodes download the node agent.
-	AgentURL string
+	// AgentURL is where nodes download the node agent, and AgentSHA256
+	// its hex SHA-256, from the cluster's asset mirror (see
+	// mirror.Agent); every node's boot script needs both.
+	AgentURL    string
+	AgentSHA256 string
 	// Force renders for a target other than the one the cluster is
 	// marked for.
 	Force bool
@@ -48,7 +51,7 @@ func RenderFiles(m *api.Manifests, revision int, target render.Target, opts Rend
 	if c == nil {
 		return nil, 0, fmt.Errorf("rendering: the manifests hold no Cluster")
 	}
-	desired, err := model.Build(m, model.Options{StateStore: opts.StateStore, AgentURL: opts.AgentURL})
+	desired, err := model.Build(m, model.Options{StateStore: opts.StateStore, AgentURL: opts.AgentURL, AgentSHA256: opts.AgentSHA256})
 	if err != nil {
 		return nil, 0, err
 	}

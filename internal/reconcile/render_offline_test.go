@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -12,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kapstan/kapstan/internal/assets"
+	"github.com/kapstan/kapstan/internal/assets/mirror"
 	"github.com/kapstan/kapstan/internal/registry"
 	"github.com/kapstan/kapstan/internal/render"
 	"github.com/kapstan/kapstan/internal/store"
+	"github.com/kapstan/kapstan/internal/testing/standin"
 )
 
 // countingListener accepts connections on a loopback port, counts them and
@@ -102,6 +106,18 @@ func TestRenderOffline(t *testing.T) {
 
 	const name = "demo.k8s.local"
 	must("create", "cluster", name, "--zones", "us-east-1a,us-east-1b,us-east-1c", "--control-plane-count", "3", "--node-count", "3")
+	// Rendering takes the node agent from the cluster's mirror (here the
+	// file:// folder STORE/NAME/assets), so fill it first, with stand-ins:
+	// nothing boots.
+	var list assets.BOM
+	if err := json.Unmarshal([]byte(must("get", "assets", name, "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	from := t.TempDir()
+	if _, err := standin.Fill(from, list.Assets, nil); err != nil {
+		t.Fatal(err)
+	}
+	must("get", "assets", name, "--copy", "--from", from)
 	tfDir, cfnDir := filepath.Join(home, "tf"), filepath.Join(home, "cfn")
 	out := must("update", "cluster", name, "--target", "terraform", "--out", tfDir)
 	if !strings.Contains(out, "Wrote terraform files") || !strings.Contains(out, "terraform -chdir="+tfDir+" init") {
@@ -129,7 +145,11 @@ func TestRenderOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := RenderOptions{StateStore: state, AgentURL: "https://github.com/kapstan/kapstan/releases/download/dev/kapstan-linux-amd64"}
+	agent, err := mirror.ReadAgent(context.Background(), state+"/"+name+"/assets", "us-east-1", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := RenderOptions{StateStore: state, AgentURL: agent.URL, AgentSHA256: agent.SHA256}
 	for target, dir := range map[render.Target]string{render.Terraform: tfDir, render.CloudFormation: cfnDir} {
 		files, _, err := RenderFiles(snap.Manifests, snap.Revision, target, opts)
 		if err != nil {

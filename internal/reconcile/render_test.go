@@ -17,7 +17,7 @@ import (
 )
 
 func renderOpts() RenderOptions {
-	return RenderOptions{StateStore: clusters.StateStore, AgentURL: clusters.AgentURL}
+	return RenderOptions{StateStore: clusters.StateStore, AgentURL: clusters.AgentURL, AgentSHA256: clusters.AgentSHA256}
 }
 
 // TestRenderWritesAndMarks renders a cluster for Terraform, checks the

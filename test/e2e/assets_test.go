@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kapstan/kapstan/internal/assets"
+	"github.com/kapstan/kapstan/internal/testing/standin"
 )
 
 // TestGetAssetsCopyToS3 copies a cluster's assets into its default mirror,
@@ -74,4 +75,25 @@ func TestGetAssetsCopyToS3(t *testing.T) {
 		!strings.Contains(r.stderr, "records "+kubelet.SHA256) {
 		t.Fatalf("a changed byte: want a refusal naming kubelet and both hashes:\n%s", r)
 	}
+}
+
+// seedMirror fills the asset mirror of cluster name, as a user does before
+// the first plan: it lists the assets with `get assets NAME -o json`,
+// writes a small stand-in file for each file asset at its path in a
+// folder, and copies them with `get assets NAME --copy --from DIR`. Plans
+// and applies take the node agent's URL and hash from the bill of
+// materials that copy writes. No machine boots in these tests, so nothing
+// runs the stand-ins. The asset list depends on the cluster spec alone
+// (not on its instance groups), so one seeding after create cluster does.
+func seedMirror(t *testing.T, env []string, name string) {
+	t.Helper()
+	var list assets.BOM
+	if err := json.Unmarshal([]byte(mustRun(t, env, "", "get", "assets", name, "-o", "json")), &list); err != nil {
+		t.Fatalf("get assets %s -o json: %v", name, err)
+	}
+	from := t.TempDir()
+	if _, err := standin.Fill(from, list.Assets, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, env, "", "get", "assets", name, "--copy", "--from", from)
 }

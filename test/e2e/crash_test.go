@@ -41,6 +41,7 @@ func TestCrashedApplyConverges(t *testing.T) {
 			_, _, url := s3Store(t)
 			env := newEnv(t, url)
 			mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1a", "--node-count", "2")
+			seedMirror(t, env, name)
 
 			cmd := exec.Command(kapstanBin, "update", "cluster", name, "--yes")
 			cmd.Env = env

@@ -14,6 +14,7 @@ func TestApplyAndDeleteCluster(t *testing.T) {
 	client, bucket, url := s3Store(t)
 	env := newEnv(t, url)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1a,us-east-1b", "--node-count", "2")
+	seedMirror(t, env, name)
 	mustRun(t, env, "", "create", "instancegroup", "spot", "--name", name, "--role", "Node", "--min", "1", "--max", "2")
 
 	if r := run(t, env, "", "update", "cluster", name, "--detailed-exitcode"); r.code != 2 || !strings.Contains(r.stdout, "+ VPC/"+name) {

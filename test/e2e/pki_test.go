@@ -299,7 +299,7 @@ func TestNodeupFromTheBootScript(t *testing.T) {
 	for _, ig := range []string{"control-plane-us-east-1b", "nodes"} {
 		t.Run(ig, func(t *testing.T) {
 			script, err := bootstrap.UserData(bootstrap.Input{Cluster: demoName, InstanceGroup: ig, Role: "x",
-				StateStore: url, AgentURL: "https://example.com/kapstan"})
+				StateStore: url, AgentURL: "https://example.com/nodeup", AgentSHA256: strings.Repeat("0f", 32)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,7 +310,7 @@ func TestNodeupFromTheBootScript(t *testing.T) {
 					args[i+1] = root
 				}
 			}
-			// The script exports KAPSTAN_STATE_STORE; the binary must find
+			// The unit sets KAPSTAN_STATE_STORE; the binary must find
 			// the configuration there.
 			out := mustRun(t, withEnv(env, "KAPSTAN_STATE_STORE="+url), "", args...)
 			noPrivateKey(t, "nodeup", out)
@@ -344,19 +344,16 @@ func TestNodeupFromTheBootScript(t *testing.T) {
 	}
 }
 
-// nodeupArgs extracts the arguments of the boot script's kapstan nodeup
-// line.
+// nodeupArgs extracts the arguments of the agent's command line in the
+// boot script's systemd unit (ExecStart=AGENT ARGS...), for the binary's
+// nodeup command, which runs the same code as the agent.
 func nodeupArgs(t *testing.T, script string) []string {
 	t.Helper()
 	for _, l := range strings.Split(script, "\n") {
-		if _, rest, ok := strings.Cut(l, "/opt/kapstan/bin/kapstan nodeup "); ok {
-			var args []string
-			for _, f := range strings.Fields(rest) {
-				args = append(args, strings.Trim(f, `"`))
-			}
-			return append([]string{"nodeup"}, args...)
+		if rest, ok := strings.CutPrefix(l, "ExecStart="+bootstrap.AgentPath+" "); ok {
+			return append([]string{"nodeup"}, strings.Fields(rest)...)
 		}
 	}
-	t.Fatalf("no kapstan nodeup line in the boot script:\n%s", script)
+	t.Fatalf("no ExecStart=%s line in the boot script:\n%s", bootstrap.AgentPath, script)
 	return nil
 }

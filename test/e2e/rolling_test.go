@@ -24,6 +24,7 @@ func TestValidateAndRollingUpdate(t *testing.T) {
 	_, _, url := s3Store(t)
 	env := newEnv(t, url)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1a", "--node-count", "2")
+	seedMirror(t, env, name)
 	mustRun(t, env, "", "update", "cluster", name, "--yes")
 
 	ctx := t.Context()

@@ -25,6 +25,7 @@ func TestConcurrentUpdatesAreSerialized(t *testing.T) {
 	t.Cleanup(func() { proxy.Close() })
 	env := withEnv(newEnv(t, url), "AWS_ENDPOINT_URL="+proxy.URL)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1a")
+	seedMirror(t, env, name)
 
 	first := exec.Command(kapstanBin, "update", "cluster", name, "--yes")
 	first.Env = env
@@ -65,6 +66,7 @@ func TestSavedPlan(t *testing.T) {
 	_, _, url := s3Store(t)
 	env := newEnv(t, url)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1b")
+	seedMirror(t, env, name)
 	planFile := filepath.Join(t.TempDir(), "plan.json")
 	mustRun(t, env, "", "update", "cluster", name, "--out-plan", planFile)
 	out := mustRun(t, env, "", "apply", planFile)
@@ -94,6 +96,13 @@ func TestLocalStoreRefusedForMachines(t *testing.T) {
 	_, url := fileStore(t)
 	env := newEnv(t, url)
 	mustRun(t, env, "", "create", "cluster", name, "--zones", "us-east-1c")
+	// Without a mirror there is no agent to point machines at: the plan
+	// says which mirror it read and how to fill it.
+	if r := run(t, env, "", "update", "cluster", name); r.code == 0 || !strings.Contains(r.stderr, url+"/"+name+"/assets has no bill of materials") ||
+		!strings.Contains(r.stderr, "kapstan get assets "+name+" --copy --from DIR") {
+		t.Fatalf("plan without a mirror: want an error naming the mirror and the command that fills it:\n%s", r)
+	}
+	seedMirror(t, env, name)
 	const why = "the cluster's machines cannot read it: machines read their configuration from the state store when they boot, and it is a folder on this computer"
 	planFile := filepath.Join(t.TempDir(), "plan.json")
 	plan := run(t, env, "", "update", "cluster", name, "--out-plan", planFile)

@@ -40,6 +40,10 @@ type S3 struct {
 	client S3API
 	bucket string
 	prefix string // "" or ends with "/"
+	// region and endpoint are the client's, set by OpenS3 for FetchURL:
+	// endpoint is "" for AWS itself, else the overridden endpoint
+	// (AWS_ENDPOINT_URL, e.g. moto).
+	region, endpoint string
 }
 
 var _ Repository = (*S3)(nil)
@@ -73,7 +77,10 @@ func OpenS3(ctx context.Context, loc, region string) (*S3, error) {
 		o.UsePathStyle = true
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	return NewS3(client, bucket, prefix), nil
+	r := NewS3(client, bucket, prefix)
+	opts := client.Options()
+	r.region, r.endpoint = opts.Region, aws.ToString(opts.BaseEndpoint)
+	return r, nil
 }
 
 // URL implements Repository.

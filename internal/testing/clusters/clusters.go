@@ -13,10 +13,12 @@ import (
 	api "github.com/kapstan/kapstan/pkg/apis/kapstan/v1alpha1"
 )
 
-// What nodes are told; fixed so rendered files are stable.
+// What nodes are told; fixed so rendered files are stable. AgentSHA256
+// is made up: nothing downloads the agent in these tests.
 const (
-	StateStore = "s3://kapstan-state/clusters"
-	AgentURL   = "https://github.com/kapstan/kapstan/releases/download/v0.1.0/kapstan-linux-amd64"
+	StateStore  = "s3://kapstan-state/clusters"
+	AgentURL    = "https://kapstan-state.s3.us-east-1.amazonaws.com/clusters/assets/kapstan/v0.1.0/linux/amd64/nodeup"
+	AgentSHA256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 )
 
 // SSHPublicKey is the key of the private topology.
@@ -95,7 +97,7 @@ func All(t testing.TB) []Topology {
 // facts.
 func Resources(t testing.TB, m *api.Manifests) []engine.Resource {
 	t.Helper()
-	rs, err := model.Build(m, model.Options{StateStore: StateStore, AgentURL: AgentURL})
+	rs, err := model.Build(m, model.Options{StateStore: StateStore, AgentURL: AgentURL, AgentSHA256: AgentSHA256})
 	if err != nil {
 		t.Fatal(err)
 	}
