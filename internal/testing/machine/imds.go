@@ -186,7 +186,7 @@ func (s *metadataService) leaf(p string) (string, bool) {
 	in := s.inst
 	switch {
 	case p == "dynamic/instance-identity/document":
-		return mustJSON(identityDocument{
+		return asJSON(identityDocument{
 			AccountID:        in.AccountID,
 			Architecture:     "x86_64",
 			AvailabilityZone: in.AvailabilityZone,
@@ -197,17 +197,17 @@ func (s *metadataService) leaf(p string) (string, bool) {
 			PrivateIP:        in.PrivateIP.Addr().String(),
 			Region:           in.Region,
 			Version:          "2017-09-30",
-		}), true
+		})
 	case p == "meta-data/iam/info":
-		return mustJSON(map[string]string{
+		return asJSON(map[string]string{
 			"Code":               "Success",
 			"LastUpdated":        s.now().UTC().Format(time.RFC3339),
 			"InstanceProfileArn": in.InstanceProfileARN,
 			"InstanceProfileId":  "AIPA" + strings.ToUpper(hex.EncodeToString([]byte(in.Role))),
-		}), true
+		})
 	case p == "meta-data/iam/security-credentials/"+in.Role:
 		now := s.now().UTC()
-		return mustJSON(map[string]string{
+		return asJSON(map[string]string{
 			"Code":            "Success",
 			"LastUpdated":     now.Format(time.RFC3339),
 			"Type":            "AWS-HMAC",
@@ -215,7 +215,7 @@ func (s *metadataService) leaf(p string) (string, bool) {
 			"SecretAccessKey": in.Credentials.SecretAccessKey,
 			"Token":           in.Credentials.Token,
 			"Expiration":      now.Add(6 * time.Hour).Format(time.RFC3339),
-		}), true
+		})
 	}
 	return v, true
 }
@@ -246,10 +246,13 @@ func (s *metadataService) list(p string) []string {
 	return out
 }
 
-func mustJSON(v any) string {
+// asJSON encodes a leaf's document. These are flat structs and maps of
+// strings, which always encode; were one not to, the leaf is absent (a
+// 404) rather than half-written.
+func asJSON(v any) (string, bool) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		panic(err) // only maps of strings and a flat struct
+		return "", false
 	}
-	return string(b)
+	return string(b), true
 }
