@@ -110,13 +110,9 @@ else
   fi
 fi
 
-major=${V%%.*}
-minor=${V#*.}
-minor=${minor%%.*}
-ldflags="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $p.gitVersion=v$V -X $p.gitMajor=$major -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
-done
+# shellcheck source=../lib/kube-version.sh
+source "$REPO/hack/lib/kube-version.sh"
+ldflags=$(kube_version_ldflags "$V")
 
 export CGO_ENABLED=0
 log "building kubelet, kube-proxy and kube-scheduler v$V (after kube-test-bins: about 3 min)"
