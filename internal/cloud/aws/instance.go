@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -93,15 +92,5 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	}
-}
-
-// clusterTagFilters are the two ways a resource says it belongs to the
-// cluster: the kubernetes.io/cluster/NAME tag (owned or shared) and the
-// older KubernetesCluster=NAME. EC2 filters are ANDed, so each is a call.
-func (c *Cloud) clusterTagFilters() [][]ec2types.Filter {
-	return [][]ec2types.Filter{
-		{{Name: aws.String("tag-key"), Values: []string{TagClusterPrefix + c.Cluster}}},
-		{{Name: aws.String("tag:" + TagKubernetesCluster), Values: []string{c.Cluster}}},
 	}
 }

@@ -419,6 +419,16 @@ func describeTaggedNetworkInterfaces(ctx context.Context, c *Cloud, ids []string
 	return out, nil
 }
 
+// clusterTagFilters are the two ways a resource says it belongs to the
+// cluster: the kubernetes.io/cluster/NAME tag (owned or shared) and the
+// older KubernetesCluster=NAME. EC2 filters are ANDed, so each is a call.
+func (c *Cloud) clusterTagFilters() [][]ec2types.Filter {
+	return [][]ec2types.Filter{
+		{{Name: aws.String("tag-key"), Values: []string{TagClusterPrefix + c.Cluster}}},
+		{{Name: aws.String("tag:" + TagKubernetesCluster), Values: []string{c.Cluster}}},
+	}
+}
+
 // describeTaggedLaunchTemplates filters by tag: DescribeLaunchTemplates has
 // no id filter, and its id parameter fails the call for an id that is gone.
 func describeTaggedLaunchTemplates(ctx context.Context, c *Cloud, ids []string) ([]tagged, error) {
